@@ -1,0 +1,1 @@
+"""Agents that ascend expected-return objectives with :class:`ascentrl.Ascent`."""

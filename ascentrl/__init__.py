@@ -1,0 +1,20 @@
+"""ascentrl: learning as gradient ascent on the objective you want to maximize.
+
+Sign convention, everywhere in this library: objectives are **maximized**. Compute the
+objective ``J``, call ``J.backward()`` and then ``optimizer.step()``; ``J`` goes up.
+Never negate an objective to turn it into a loss.
+"""
+
+__version__ = "0.1.0"
+
+from ascentrl.ascent import Ascent, NonFiniteGradientError, StepStats
+from ascentrl.escape import EscapeStrategy, GradientNoise, PerturbedAscent
+
+__all__ = [
+    "Ascent",
+    "EscapeStrategy",
+    "GradientNoise",
+    "NonFiniteGradientError",
+    "PerturbedAscent",
+    "StepStats",
+]

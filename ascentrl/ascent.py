@@ -1,0 +1,543 @@
+"""``Ascent``: a ``torch.optim.Optimizer`` that maximizes.
+
+The update rules live in :mod:`ascentrl._update_rules`; this module holds the optimizer class,
+which validates arguments, creates state lazily, checks and clips gradients, dispatches each
+device/dtype bucket of parameters to the fused, multi-tensor or for-loop implementation, and
+applies the escape strategy of :mod:`ascentrl.escape`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional, Union
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.utils._foreach_utils import _get_foreach_kernels_supported_devices, _get_fused_kernels_supported_devices
+
+from ascentrl import _update_rules as rules
+from ascentrl.escape import EscapeStrategy, make_escape
+
+ADAPTIVE_MODES = (None, "adagrad", "rmsprop", "adam")
+NONFINITE_POLICIES = ("raise", "skip", "ignore")
+_CLIP_NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: coefficient = c / (‖g‖ + 1e-6)
+_STATE_VERSION = 1
+
+
+class NonFiniteGradientError(FloatingPointError):
+    """A gradient contained NaN or ±inf; the step was not applied."""
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """What the last :meth:`Ascent.step` did, for logging.
+
+    Attributes:
+        step: number of updates applied so far (skipped steps do not count).
+        lr: learning rate of the first parameter group for this step.
+        grad_norm: ‖∇J‖₂ over all parameters with a gradient, before clipping and noise
+            (``None`` only with ``nonfinite="ignore"`` and nothing else needing the norm).
+        update_norm: ‖θ_{t+1} − θ_t‖₂ including any escape perturbation
+            (``None`` unless the optimizer was built with ``track_update_norm=True``).
+        skipped: True if the step was skipped because a gradient was not finite.
+        perturbed: True if the escape strategy perturbed the parameters in this step.
+    """
+
+    step: int
+    lr: float
+    grad_norm: Optional[float]
+    update_norm: Optional[float]
+    skipped: bool
+    perturbed: bool
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_range(name: str, value: Any, low: float, high: float, *, high_inclusive: bool) -> None:
+    inside = _is_real(value) and low <= value and (value <= high if high_inclusive else value < high)
+    if not inside:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+
+
+def _validate_group(group: dict[str, Any]) -> None:
+    """Raise ``ValueError``/``TypeError`` naming the first invalid hyperparameter of ``group``."""
+    if not _is_real(group["lr"]) or group["lr"] < 0:
+        raise ValueError(f"lr must be a finite number >= 0, got {group['lr']!r}")
+    adaptive = group["adaptive"]
+    if adaptive not in ADAPTIVE_MODES:
+        raise ValueError(f"adaptive must be one of {ADAPTIVE_MODES}, got {adaptive!r}")
+    _check_range("momentum", group["momentum"], 0.0, 1.0, high_inclusive=False)
+    _check_range("dampening", group["dampening"], 0.0, 1.0, high_inclusive=True)
+    for flag in ("nesterov", "decoupled_weight_decay"):
+        if not isinstance(group[flag], bool):
+            raise TypeError(f"{flag} must be a bool, got {group[flag]!r}")
+    betas = group["betas"]
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {betas!r}")
+    _check_range("betas[0]", betas[0], 0.0, 1.0, high_inclusive=False)
+    _check_range("betas[1]", betas[1], 0.0, 1.0, high_inclusive=False)
+    _check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=False)
+    if not _is_real(group["eps"]) or group["eps"] <= 0:
+        raise ValueError(f"eps must be a finite number > 0, got {group['eps']!r}")
+    if not _is_real(group["weight_decay"]) or group["weight_decay"] < 0:
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {group['weight_decay']!r}")
+    for clip in ("clip_value", "clip_norm"):
+        if group[clip] is not None and (not _is_real(group[clip]) or group[clip] <= 0):
+            raise ValueError(f"{clip} must be None or a finite number > 0, got {group[clip]!r}")
+    for path in ("foreach", "fused"):
+        if group[path] not in (None, True, False):
+            raise TypeError(f"{path} must be None, True or False, got {group[path]!r}")
+
+    momentum, nesterov = group["momentum"], group["nesterov"]
+    if adaptive in ("adam", "adagrad") and momentum:
+        hint = "set betas[0] instead" if adaptive == "adam" else "use adaptive='rmsprop' or None"
+        raise ValueError(f"momentum is not used with adaptive={adaptive!r} ({hint}); got momentum={momentum!r}")
+    if nesterov and adaptive in ("adagrad", "rmsprop"):
+        raise ValueError(f"nesterov=True is supported with adaptive None or 'adam', got adaptive={adaptive!r}")
+    if nesterov and adaptive is None and (momentum <= 0 or group["dampening"] != 0):
+        raise ValueError(
+            f"nesterov=True needs momentum > 0 and dampening = 0, got momentum={momentum!r}, "
+            f"dampening={group['dampening']!r}"
+        )
+    if group["foreach"] and group["fused"]:
+        raise ValueError("foreach=True and fused=True are exclusive; set at most one of them")
+    if group["fused"] and _rule(group) not in rules._FUSED_KERNELS:
+        raise ValueError(
+            "fused=True supports adaptive None, 'adagrad' and 'adam' without nesterov "
+            f"(torch has no fused kernel for adaptive={adaptive!r}, nesterov={nesterov!r}); "
+            "use fused=None to pick the fastest available path"
+        )
+    for index, param in enumerate(group["params"]):
+        if not param.is_floating_point():
+            raise TypeError(
+                f"Ascent optimizes real floating-point tensors; parameter {index} of the group has dtype {param.dtype}"
+            )
+
+
+def _rule(group: dict[str, Any]) -> str:
+    """Name of the update rule for ``group``: sgd, adagrad, rmsprop, adam, adamw or nadam."""
+    adaptive = group["adaptive"]
+    if adaptive is None:
+        return "sgd"
+    if adaptive == "adam":
+        if group["nesterov"]:
+            return "nadam"
+        return "adamw" if group["decoupled_weight_decay"] else "adam"
+    return adaptive
+
+
+class Ascent(Optimizer):
+    r"""Gradient **ascent** with momentum, adaptive step sizes, clipping and escape strategies.
+
+    Sign convention: the objective J is *maximized*.  Compute J, call ``J.backward()``, then
+    ``step()``; J goes up.  Never negate J.  Internally the gradient is flipped, ĝ = −∇J, and
+    the update is the matching torch.optim rule with ``maximize=True``; the learning rate is
+    never negated, so momentum and moment estimates are those of torch.optim and weight decay
+    still shrinks weights.  State tensors have torch.optim's names and values.
+
+    One step, for each parameter group (η = ``lr``, λ = ``weight_decay``, t = step count):
+
+    .. math::
+        g &= \nabla_\theta J(\theta_t), \text{ never modified; the rules below work on a copy}\\
+        g &\leftarrow \operatorname{clamp}(g, -c_v, c_v) \quad (\texttt{clip\_value}=c_v)\\
+        g &\leftarrow g \cdot \min(1, c_n / (\lVert g\rVert_{group} + 10^{-6}))
+             \quad (\texttt{clip\_norm}=c_n)\\
+        g &\leftarrow g + \text{escape noise} \quad (\texttt{escape}=\text{GradientNoise})\\
+        \hat g &= -g + \lambda\theta_t \ (\lambda\theta_t \text{ omitted if decoupled, which instead
+                  sets } \theta_t \leftarrow (1-\eta\lambda)\theta_t)\\
+        \text{None:}\ & b \leftarrow \mu b + (1-\tau)\hat g \ (b_1 = \hat g),\
+              d = \hat g + \mu b \text{ (Nesterov) or } b,\ \theta \leftarrow \theta - \eta d\\
+        \text{adagrad:}\ & s \leftarrow s + \hat g^2,\ \theta \leftarrow \theta - \eta \hat g / (\sqrt{s}+\epsilon)\\
+        \text{rmsprop:}\ & v \leftarrow \alpha v + (1-\alpha)\hat g^2,\ u = \hat g/(\sqrt v+\epsilon),\
+              b \leftarrow \mu b + u,\ \theta \leftarrow \theta - \eta (b \text{ or } u)\\
+        \text{adam:}\ & m \leftarrow \beta_1 m + (1-\beta_1)\hat g,\ v \leftarrow \beta_2 v + (1-\beta_2)\hat g^2,\
+              \theta \leftarrow \theta - \eta \frac{m/(1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}+\epsilon}
+
+    With ``adaptive="adam", nesterov=True`` the first moment is Dozat's (2016) Nesterov form
+    β₁m/(1−β₁ᵗ⁺¹) + (1−β₁)ĝ/(1−β₁ᵗ).  After the update, a :class:`~ascentrl.escape.PerturbedAscent`
+    strategy may move θ by a random vector (see :mod:`ascentrl.escape`).
+
+    Equivalences (tested in float64): ``adaptive="adam"`` is ``torch.optim.Adam(maximize=True)``
+    (``decoupled_weight_decay=True``: ``AdamW``), ``"rmsprop"`` is ``RMSprop``, ``"adagrad"`` is
+    ``Adagrad`` and ``None`` is ``SGD``, all with ``maximize=True``.
+
+    Args:
+        params: parameters or parameter groups (dicts may override any option but ``escape``,
+            ``nonfinite`` and ``track_update_norm``, which apply to the whole optimizer).
+        lr: learning rate η ≥ 0.
+        momentum: μ ∈ [0, 1) for ``adaptive`` None or ``"rmsprop"`` (Adam uses ``betas[0]``).
+        dampening: τ ∈ [0, 1] (plain momentum only).
+        nesterov: Nesterov momentum (adaptive None, needs μ > 0 and τ = 0) or Nesterov-Adam.
+        adaptive: None, ``"adagrad"``, ``"rmsprop"`` or ``"adam"``.
+        betas: (β₁, β₂) for Adam, each in [0, 1).
+        alpha: RMSprop smoothing constant α ∈ [0, 1).
+        eps: ε > 0 added to adaptive denominators.
+        weight_decay: λ ≥ 0; shrinks weights towards 0.
+        decoupled_weight_decay: apply λ as θ ← (1 − ηλ)θ instead of through the gradient
+            (AdamW's rule for Adam).
+        clip_value: clamp each gradient element to [−c, c] (on a copy) before the update.
+        clip_norm: scale the group's gradients so their global L2 norm is at most c.
+        escape: None, ``"perturb"``, ``"noise"`` or an :class:`~ascentrl.escape.EscapeStrategy`.
+        nonfinite: what to do when a gradient holds NaN/inf — ``"raise"`` a
+            :class:`NonFiniteGradientError` naming the parameter (default), ``"skip"`` the whole
+            step (``last_stats.skipped`` is then True), or ``"ignore"`` (no check at all).
+        track_update_norm: also record ‖θ_{t+1} − θ_t‖ in :attr:`last_stats` (costs a copy).
+        foreach: True forces the multi-tensor path, False the for-loop path.
+        fused: True forces torch's fused kernels (SGD, Adam/AdamW, Adagrad only).  With
+            ``foreach=None, fused=None`` the fastest path that supports the options is used:
+            fused where torch has a kernel, else multi-tensor.
+
+    Attributes:
+        last_stats: :class:`StepStats` of the most recent step (None before the first).
+    """
+
+    def __init__(
+        self,
+        params: Union[Iterable[Tensor], Iterable[dict[str, Any]]],
+        lr: float = 1e-3,
+        *,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        adaptive: Optional[str] = None,
+        betas: tuple[float, float] = (0.9, 0.999),
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
+        clip_value: Optional[float] = None,
+        clip_norm: Optional[float] = None,
+        escape: Union[str, EscapeStrategy, None] = None,
+        nonfinite: str = "raise",
+        track_update_norm: bool = False,
+        foreach: Optional[bool] = None,
+        fused: Optional[bool] = None,
+    ) -> None:
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+        if not isinstance(track_update_norm, bool):
+            raise TypeError(f"track_update_norm must be a bool, got {track_update_norm!r}")
+        self.escape = make_escape(escape)
+        self.nonfinite = nonfinite
+        self.track_update_norm = track_update_norm
+        self.steps = 0
+        self.last_stats: Optional[StepStats] = None
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, adaptive=adaptive,
+            betas=tuple(betas) if isinstance(betas, list) else betas, alpha=alpha, eps=eps,
+            weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+            clip_value=clip_value, clip_norm=clip_norm, foreach=foreach, fused=fused,
+        )
+        _validate_group({**defaults, "params": []})
+        super().__init__(params, defaults)
+
+    # ------------------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        try:
+            _validate_group(self.param_groups[-1])
+        except (ValueError, TypeError):
+            self.param_groups.pop()
+            raise
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:  # state saved by older versions lacks newer options
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+
+    # ----------------------------------------------------------------------- state dicts
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["ascent"] = {
+            "version": _STATE_VERSION,
+            "steps": self.steps,
+            "escape": None if self.escape is None else self.escape.state_dict(),
+        }
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        extra = state_dict.pop("ascent", None)  # absent in a plain torch.optim state dict
+        super().load_state_dict(state_dict)
+        for param, param_state in self.state.items():
+            step = param_state.get("step")
+            if step is not None:  # fused kernels need float32 step tensors on the param's device
+                param_state["step"] = torch.as_tensor(step, dtype=torch.float32, device=param.device).clone()
+        if extra is None:
+            return
+        self.steps = int(extra["steps"])
+        if (extra["escape"] is None) != (self.escape is None):
+            raise ValueError(
+                "state dict escape strategy does not match this optimizer's: "
+                f"saved {None if extra['escape'] is None else extra['escape']['name']!r}, "
+                f"optimizer has {None if self.escape is None else self.escape.name!r}"
+            )
+        if self.escape is not None:
+            self.escape.load_state_dict(extra["escape"])
+
+    # ------------------------------------------------------------------------------- step
+    def _collect(self, group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor], list[list[Any]]]:
+        """Parameters with a gradient, their gradients and their state lists (created lazily)."""
+        rule = _rule(group)
+        params: list[Tensor] = []
+        grads: list[Tensor] = []
+        if rule == "sgd":
+            buffers: list[Optional[Tensor]] = []
+            for param in group["params"]:
+                grad = param.grad
+                if grad is None:
+                    continue
+                if grad.is_sparse:
+                    raise RuntimeError("Ascent does not support sparse gradients")
+                params.append(param)
+                grads.append(grad)
+                buffers.append(self.state[param].get("momentum_buffer"))
+            return params, grads, [buffers]
+        names = {
+            "adam": ("exp_avg", "exp_avg_sq", "step"),
+            "adamw": ("exp_avg", "exp_avg_sq", "step"),
+            "nadam": ("exp_avg", "exp_avg_sq", "step"),
+            "rmsprop": ("square_avg", "momentum_buffer", "step"),
+            "adagrad": ("sum", "step"),
+        }[rule]
+        state_lists: list[list[Any]] = [[] for _ in names]
+        for param in group["params"]:
+            grad = param.grad
+            if grad is None:
+                continue
+            if grad.is_sparse:
+                raise RuntimeError("Ascent does not support sparse gradients")
+            state = self.state[param]
+            if not state:
+                self._init_state(group, rule, param, state)
+            params.append(param)
+            grads.append(grad)
+            for values, name in zip(state_lists, names):
+                values.append(state.get(name))
+        return params, grads, state_lists
+
+    @staticmethod
+    def _init_state(group: dict[str, Any], rule: str, param: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = torch.zeros((), dtype=torch.float32, device=param.device)
+        if rule == "adagrad":
+            state["sum"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        elif rule == "rmsprop":
+            state["square_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            if group["momentum"]:
+                state["momentum_buffer"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        else:
+            state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    @staticmethod
+    def _path(group: dict[str, Any], device: torch.device, dtype: torch.dtype) -> str:
+        """``"fused"``, ``"foreach"`` or ``"forloop"`` for one device/dtype bucket of ``group``."""
+        fused_possible = _rule(group) in rules._FUSED_KERNELS and device.type in _get_fused_kernels_supported_devices()
+        if group["fused"]:
+            if not fused_possible:
+                raise RuntimeError(f"fused=True is not supported for parameters on device {device}")
+            return "fused"
+        if group["foreach"] is not None:
+            return "foreach" if group["foreach"] else "forloop"
+        if group["fused"] is None and fused_possible:
+            return "fused"
+        return "foreach" if device.type in _get_foreach_kernels_supported_devices() else "forloop"
+
+    @torch.no_grad()
+    def step(self, closure: Optional[Callable[[], Tensor]] = None) -> Optional[Tensor]:
+        """Take one ascent step; ``closure`` (optional) re-evaluates J and calls ``J.backward()``.
+
+        Returns the closure's value (the objective), if a closure was given.
+        """
+        objective = None
+        if closure is not None:
+            with torch.enable_grad():
+                objective = closure()
+
+        batches = []
+        for group in self.param_groups:
+            params, grads, state_lists = self._collect(group)
+            buckets = Optimizer._group_tensors_by_device_and_dtype([params, grads, *state_lists], with_indices=True)
+            batches.append((group, params, buckets))
+
+        needs_norm = (
+            self.nonfinite != "ignore"
+            or (self.escape is not None and self.escape.needs_grad_norm)
+            or any(group["clip_norm"] is not None for group in self.param_groups)
+        )
+        group_norms_squared: list[Optional[Tensor]] = []
+        for _, _, buckets in batches:
+            group_norms_squared.append(_squared_norm(buckets) if needs_norm else None)
+        grad_norm: Optional[float] = None
+        if needs_norm:
+            total = sum(norm for norm in group_norms_squared if norm is not None)
+            grad_norm = math.sqrt(float(total)) if isinstance(total, Tensor) else 0.0
+            if self.nonfinite != "ignore" and not math.isfinite(grad_norm):
+                if self.nonfinite == "raise":
+                    raise NonFiniteGradientError(self._describe_nonfinite())
+                self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, None, True, False)
+                return objective
+
+        updated: list[Tensor] = [p for _, params, _ in batches for p in params]
+        before = [p.clone() for p in updated] if self.track_update_norm else None
+
+        for (group, _params, buckets), norm_squared in zip(batches, group_norms_squared):
+            for (device, dtype), (tensor_lists, _indices) in buckets.items():
+                self._update_bucket(group, device, dtype, tensor_lists, norm_squared)
+
+        perturbed = False
+        if self.escape is not None:
+            perturbed = self.escape.after_update(updated, grad_norm, self.steps)
+        update_norm = None
+        if before is not None:
+            update_norm = math.sqrt(float(_squared_norm_of(torch._foreach_sub(updated, before)))) if updated else 0.0
+        self.steps += 1
+        self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False, perturbed)
+        return objective
+
+    def _update_bucket(
+        self,
+        group: dict[str, Any],
+        device: torch.device,
+        dtype: torch.dtype,
+        tensor_lists: list[list[Any]],
+        group_norm_squared: Optional[Tensor],
+    ) -> None:
+        params, grads, *state_lists = tensor_lists
+        path = self._path(group, device, dtype)
+        grad_scale: Optional[Tensor] = None
+        if group["clip_value"] is not None:
+            limit = group["clip_value"]
+            grads = torch._foreach_clamp_max(grads, limit)
+            torch._foreach_clamp_min_(grads, -limit)
+        if group["clip_norm"] is not None:
+            norm_squared = group_norm_squared
+            if group["clip_value"] is not None:  # clip to the norm of the value-clipped gradients
+                norm_squared = _squared_norm_of(grads)
+            coefficient = group["clip_norm"] / (math.sqrt(float(norm_squared)) + _CLIP_NORM_EPS)
+            if coefficient < 1.0:
+                scale_inside_kernel = (
+                    path == "fused" and self.escape is None and dtype != torch.float64 and group["clip_value"] is None
+                )
+                if scale_inside_kernel:  # fused kernels divide by grad_scale: no copy needed
+                    grad_scale = torch.tensor(1.0 / coefficient, dtype=torch.float32, device=device)
+                elif group["clip_value"] is not None:
+                    torch._foreach_mul_(grads, coefficient)
+                else:
+                    grads = torch._foreach_mul(grads, coefficient)
+        if self.escape is not None:
+            grads = self.escape.transform_gradients(grads, self.steps)
+
+        rule = _rule(group)
+        lr = group["lr"]
+        weight_decay = group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        if path == "fused":
+            self._fused(rule, group, params, grads, state_lists, grad_scale)
+            return
+        foreach = path == "foreach"
+        if rule == "sgd":
+            (buffers,) = state_lists
+            update = rules.sgd_foreach if foreach else rules.sgd_forloop
+            update(params, grads, buffers, lr=lr, momentum=group["momentum"], dampening=group["dampening"],
+                   nesterov=group["nesterov"], weight_decay=weight_decay, decoupled_weight_decay=decoupled)
+            self._store_momentum_buffers(params, buffers)
+        elif rule == "adagrad":
+            update = rules.adagrad_foreach if foreach else rules.adagrad_forloop
+            update(params, grads, *state_lists, lr=lr, eps=group["eps"], weight_decay=weight_decay,
+                   decoupled_weight_decay=decoupled)
+        elif rule == "rmsprop":
+            update = rules.rmsprop_foreach if foreach else rules.rmsprop_forloop
+            update(params, grads, *state_lists, lr=lr, alpha=group["alpha"], eps=group["eps"],
+                   momentum=group["momentum"], weight_decay=weight_decay, decoupled_weight_decay=decoupled)
+        else:
+            update = rules.adam_foreach if foreach else rules.adam_forloop
+            beta1, beta2 = group["betas"]
+            update(params, grads, *state_lists, lr=lr, beta1=beta1, beta2=beta2, eps=group["eps"],
+                   nesterov=rule == "nadam", weight_decay=weight_decay,
+                   decoupled_weight_decay=decoupled)
+
+    def _fused(
+        self,
+        rule: str,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        state_lists: list[list[Any]],
+        grad_scale: Optional[Tensor],
+    ) -> None:
+        lr, weight_decay = group["lr"], group["weight_decay"]
+        if rule == "sgd":
+            if group["decoupled_weight_decay"]:
+                rules._decay_weights(params, lr, weight_decay, foreach=True)
+                weight_decay = 0.0
+            (buffers,) = state_lists
+            hyper = dict(weight_decay=weight_decay, momentum=group["momentum"], dampening=group["dampening"],
+                         nesterov=group["nesterov"])
+            if not group["momentum"]:
+                rules.fused_update("sgd", params, grads, [[]], lr=lr, grad_scale=grad_scale,
+                                   hyper={**hyper, "is_first_step": False})
+                return
+            fresh = [i for i, buffer in enumerate(buffers) if buffer is None]
+            for i in fresh:
+                buffers[i] = torch.empty_like(grads[i])
+            fresh_set = set(fresh)
+            old = [i for i in range(len(params)) if i not in fresh_set]
+            for subset, first in ((fresh, True), (old, False)):
+                if subset:
+                    rules.fused_update("sgd", [params[i] for i in subset], [grads[i] for i in subset],
+                                       [[buffers[i] for i in subset]], lr=lr, grad_scale=grad_scale,
+                                       hyper={**hyper, "is_first_step": first})
+            self._store_momentum_buffers(params, buffers)
+            return
+        if rule == "adagrad":
+            if group["decoupled_weight_decay"]:
+                rules._decay_weights(params, lr, weight_decay, foreach=True)
+                weight_decay = 0.0
+            rules.fused_update("adagrad", params, grads, state_lists, lr=lr, grad_scale=grad_scale,
+                               hyper=dict(weight_decay=weight_decay, eps=group["eps"]))
+            return
+        beta1, beta2 = group["betas"]
+        rules.fused_update(rule, params, grads, state_lists, lr=lr, grad_scale=grad_scale,
+                           hyper=dict(beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=group["eps"]))
+
+    def _store_momentum_buffers(self, params: list[Tensor], buffers: list[Optional[Tensor]]) -> None:
+        for param, buffer in zip(params, buffers):
+            if buffer is not None:
+                self.state[param]["momentum_buffer"] = buffer
+
+    def _describe_nonfinite(self) -> str:
+        """Name the first parameter whose gradient is not finite (called only on failure)."""
+        for group_index, group in enumerate(self.param_groups):
+            names = group.get("param_names")
+            for index, param in enumerate(group["params"]):
+                if param.grad is not None and not bool(torch.isfinite(param.grad).all()):
+                    label = names[index] if names else f"param_groups[{group_index}]['params'][{index}]"
+                    return (
+                        f"non-finite gradient (NaN or inf) in parameter {label} with shape {tuple(param.shape)} "
+                        f"at step {self.steps}; the step was not applied. Pass nonfinite='skip' to skip "
+                        "such steps instead of raising."
+                    )
+        return f"non-finite gradient norm at step {self.steps}; the step was not applied"
+
+
+def _squared_norm_of(tensors: list[Tensor]) -> Tensor:
+    """Σ‖t‖² over a same-device, same-dtype list, as a float64 scalar."""
+    if not tensors:
+        return torch.zeros((), dtype=torch.float64)
+    norms = torch._foreach_norm(tensors)
+    return torch.linalg.vector_norm(torch.stack(norms), dtype=torch.float64).square()
+
+
+def _squared_norm(buckets: dict) -> Tensor:
+    """Σ‖g‖² over the gradients of all buckets of one group, as a float64 CPU scalar."""
+    total = torch.zeros((), dtype=torch.float64)
+    for (_device, _dtype), (tensor_lists, _indices) in buckets.items():
+        total = total + _squared_norm_of(tensor_lists[1]).cpu()
+    return total

@@ -1,0 +1,1 @@
+"""Environments for ascentrl: Gymnasium helpers, matrix games and PettingZoo adapters."""
