@@ -9,10 +9,12 @@ __version__ = "0.1.0"
 
 from ascentrl.ascent import Ascent, NonFiniteGradientError, StepStats
 from ascentrl.escape import EscapeStrategy, GradientNoise, PerturbedAscent
+from ascentrl.gradient_ascent import GradientAscent
 
 __all__ = [
     "Ascent",
     "EscapeStrategy",
+    "GradientAscent",
     "GradientNoise",
     "NonFiniteGradientError",
     "PerturbedAscent",
