@@ -338,13 +338,11 @@ def fused_update(
     state_lists: list[list[Tensor]],
     *,
     lr: float,
-    grad_scale: Optional[Tensor],
     hyper: dict,
 ) -> None:
     """Call torch's fused kernel for ``rule`` with ``maximize=True`` on one device/dtype bucket.
 
-    ``grad_scale`` (float32, or None) divides the gradients inside the kernel; Ascent uses it to
-    apply norm clipping without copying the gradients.
+    No ``grad_scale`` is passed: the kernels would unscale the gradients in place.
     """
     if not params:
         return
@@ -357,7 +355,7 @@ def fused_update(
             buffers,
             lr=lr,
             maximize=True,
-            grad_scale=grad_scale,
+            grad_scale=None,
             found_inf=None,
             **hyper,
         )
@@ -365,9 +363,9 @@ def fused_update(
         sums, steps = state_lists
         torch._foreach_add_(steps, 1)
         kernel(params, grads, sums, steps, lr=lr, lr_decay=0.0, maximize=True,
-               grad_scale=grad_scale, found_inf=None, **hyper)
+               grad_scale=None, found_inf=None, **hyper)
     else:
         exp_avgs, exp_avg_sqs, steps = state_lists
         torch._foreach_add_(steps, 1)
         kernel(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, amsgrad=False, maximize=True,
-               grad_scale=grad_scale, found_inf=None, **hyper)
+               grad_scale=None, found_inf=None, **hyper)

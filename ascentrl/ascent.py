@@ -390,8 +390,12 @@ class Ascent(Optimizer):
         before = [p.clone() for p in updated] if self.track_update_norm else None
 
         for (group, _params, buckets), norm_squared in zip(batches, group_norms_squared):
-            for (device, dtype), (tensor_lists, _indices) in buckets.items():
-                self._update_bucket(group, device, dtype, tensor_lists, norm_squared)
+            prepared = [(device, dtype, lists) for (device, dtype), (lists, _indices) in buckets.items()]
+            self._clip(group, prepared, norm_squared)
+            for device, dtype, (params, grads, *state_lists) in prepared:
+                if self.escape is not None:
+                    grads = self.escape.transform_gradients(grads, self.steps)
+                self._update_bucket(group, device, dtype, params, grads, state_lists)
 
         perturbed = False
         if self.escape is not None:
@@ -403,45 +407,44 @@ class Ascent(Optimizer):
         self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False, perturbed)
         return objective
 
+    @staticmethod
+    def _clip(group: dict[str, Any], prepared: list[tuple[Any, Any, list[list[Any]]]],
+              norm_squared: Optional[Tensor]) -> None:
+        """Replace each bucket's gradients by clipped copies, as ``clip_value``/``clip_norm`` ask."""
+        limit = group["clip_value"]
+        if limit is not None:
+            for _device, _dtype, lists in prepared:
+                lists[1] = torch._foreach_clamp_max(lists[1], limit)
+                torch._foreach_clamp_min_(lists[1], -limit)
+        if group["clip_norm"] is None:
+            return
+        if limit is not None:  # clip to the norm of the value-clipped gradients
+            norm_squared = sum((_squared_norm_of(lists[1]).cpu() for _, _, lists in prepared), torch.zeros(()))
+        coefficient = group["clip_norm"] / (math.sqrt(float(norm_squared)) + _CLIP_NORM_EPS)
+        if coefficient >= 1.0:
+            return
+        for _device, _dtype, lists in prepared:
+            if limit is not None:  # already our copies
+                torch._foreach_mul_(lists[1], coefficient)
+            else:
+                lists[1] = torch._foreach_mul(lists[1], coefficient)
+
     def _update_bucket(
         self,
         group: dict[str, Any],
         device: torch.device,
         dtype: torch.dtype,
-        tensor_lists: list[list[Any]],
-        group_norm_squared: Optional[Tensor],
+        params: list[Tensor],
+        grads: list[Tensor],
+        state_lists: list[list[Any]],
     ) -> None:
-        params, grads, *state_lists = tensor_lists
         path = self._path(group, device, dtype)
-        grad_scale: Optional[Tensor] = None
-        if group["clip_value"] is not None:
-            limit = group["clip_value"]
-            grads = torch._foreach_clamp_max(grads, limit)
-            torch._foreach_clamp_min_(grads, -limit)
-        if group["clip_norm"] is not None:
-            norm_squared = group_norm_squared
-            if group["clip_value"] is not None:  # clip to the norm of the value-clipped gradients
-                norm_squared = _squared_norm_of(grads)
-            coefficient = group["clip_norm"] / (math.sqrt(float(norm_squared)) + _CLIP_NORM_EPS)
-            if coefficient < 1.0:
-                scale_inside_kernel = (
-                    path == "fused" and self.escape is None and dtype != torch.float64 and group["clip_value"] is None
-                )
-                if scale_inside_kernel:  # fused kernels divide by grad_scale: no copy needed
-                    grad_scale = torch.tensor(1.0 / coefficient, dtype=torch.float32, device=device)
-                elif group["clip_value"] is not None:
-                    torch._foreach_mul_(grads, coefficient)
-                else:
-                    grads = torch._foreach_mul(grads, coefficient)
-        if self.escape is not None:
-            grads = self.escape.transform_gradients(grads, self.steps)
-
         rule = _rule(group)
         lr = group["lr"]
         weight_decay = group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
         if path == "fused":
-            self._fused(rule, group, params, grads, state_lists, grad_scale)
+            self._fused(rule, group, params, grads, state_lists)
             return
         foreach = path == "foreach"
         if rule == "sgd":
@@ -472,7 +475,6 @@ class Ascent(Optimizer):
         params: list[Tensor],
         grads: list[Tensor],
         state_lists: list[list[Any]],
-        grad_scale: Optional[Tensor],
     ) -> None:
         lr, weight_decay = group["lr"], group["weight_decay"]
         if rule == "sgd":
@@ -483,7 +485,7 @@ class Ascent(Optimizer):
             hyper = dict(weight_decay=weight_decay, momentum=group["momentum"], dampening=group["dampening"],
                          nesterov=group["nesterov"])
             if not group["momentum"]:
-                rules.fused_update("sgd", params, grads, [[]], lr=lr, grad_scale=grad_scale,
+                rules.fused_update("sgd", params, grads, [[]], lr=lr,
                                    hyper={**hyper, "is_first_step": False})
                 return
             fresh = [i for i, buffer in enumerate(buffers) if buffer is None]
@@ -494,7 +496,7 @@ class Ascent(Optimizer):
             for subset, first in ((fresh, True), (old, False)):
                 if subset:
                     rules.fused_update("sgd", [params[i] for i in subset], [grads[i] for i in subset],
-                                       [[buffers[i] for i in subset]], lr=lr, grad_scale=grad_scale,
+                                       [[buffers[i] for i in subset]], lr=lr,
                                        hyper={**hyper, "is_first_step": first})
             self._store_momentum_buffers(params, buffers)
             return
@@ -502,11 +504,11 @@ class Ascent(Optimizer):
             if group["decoupled_weight_decay"]:
                 rules._decay_weights(params, lr, weight_decay, foreach=True)
                 weight_decay = 0.0
-            rules.fused_update("adagrad", params, grads, state_lists, lr=lr, grad_scale=grad_scale,
+            rules.fused_update("adagrad", params, grads, state_lists, lr=lr,
                                hyper=dict(weight_decay=weight_decay, eps=group["eps"]))
             return
         beta1, beta2 = group["betas"]
-        rules.fused_update(rule, params, grads, state_lists, lr=lr, grad_scale=grad_scale,
+        rules.fused_update(rule, params, grads, state_lists, lr=lr,
                            hyper=dict(beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=group["eps"]))
 
     def _store_momentum_buffers(self, params: list[Tensor], buffers: list[Optional[Tensor]]) -> None:
