@@ -365,7 +365,10 @@ class Ascent(Optimizer):
         batches = []
         for group in self.param_groups:
             params, grads, state_lists = self._collect(group)
-            buckets = Optimizer._group_tensors_by_device_and_dtype([params, grads, *state_lists], with_indices=True)
+            buckets = (
+                Optimizer._group_tensors_by_device_and_dtype([params, grads, *state_lists], with_indices=True)
+                if params else {}
+            )
             batches.append((group, params, buckets))
 
         needs_norm = (
