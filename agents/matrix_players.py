@@ -1,0 +1,238 @@
+"""Matrix-game players that ascend their expected payoff, and the loop that lets them play.
+
+Sign convention: every player **maximizes** its expected payoff ``u_i(x)``; the dynamics write
+``+∇u_i`` (or a corrected ascent direction) into the gradients and each player's own
+:class:`ascentrl.Ascent` steps uphill. Nothing is negated.
+
+One call of :func:`play`, top to bottom:
+
+1. **Objectives.** A closure reads every player's current mixed strategy ``x_i`` and returns the
+   expected payoffs ``u_i(x) = game.expected_payoffs(x)[..., i]`` — differentiable, so autograd
+   gives ``∇u_i`` through the player's parameterization.
+2. **Dynamics.** :func:`ascentrl.games.make_dynamics` turns the gradients into one step per player
+   (``simultaneous``, ``optimistic``, ``extragradient``, ``sga``, …); each player's optimizer
+   applies it, then simplex players are projected back onto the simplex.
+3. **Record.** After every step the strategies, expected payoffs and NashConv are stored; the
+   time average of the iterates and its NashConv are computed at the end.
+
+A player's strategy is either ``softmax(logits)`` (``parameterization="softmax"``) or the
+probability vector itself kept on the simplex by exact Euclidean projection
+(``parameterization="simplex"``: projected gradient ascent). A player may hold a batch of
+strategies (shape ``(*batch, A)``) to run many starting profiles, or many games, at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from ascentrl import Ascent
+from ascentrl.envs.matrix_games import MatrixGame
+from ascentrl.games import DYNAMICS, make_dynamics, project_to_simplex
+
+PARAMETERIZATIONS = ("softmax", "simplex")
+_PROBABILITY_TOLERANCE = 1e-6
+
+
+class MatrixGamePlayer:
+    """A player holding a mixed strategy over its actions, with its own :class:`Ascent` optimizer.
+
+    Args:
+        num_actions: number of actions; may be omitted when ``initial_strategy`` is given.
+        initial_strategy: probabilities of shape ``(A,)`` or ``(*batch, A)`` (a batch of
+            independent strategies); uniform if omitted. Must be strictly positive for
+            ``parameterization="softmax"``.
+        parameterization: ``"softmax"`` (logits) or ``"simplex"`` (probabilities, projected).
+        lr: learning rate of the player's :class:`Ascent` optimizer.
+        **ascent_options: further keyword arguments of :class:`Ascent` (``momentum``,
+            ``adaptive``, ...).
+    """
+
+    def __init__(
+        self,
+        num_actions: int | None = None,
+        *,
+        initial_strategy: Tensor | Sequence[float] | np.ndarray | None = None,
+        parameterization: str = "softmax",
+        lr: float = 0.1,
+        **ascent_options,
+    ) -> None:
+        if parameterization not in PARAMETERIZATIONS:
+            raise ValueError(f"parameterization must be one of {PARAMETERIZATIONS}, got {parameterization!r}")
+        strategy = _initial_strategy(num_actions, initial_strategy)
+        if parameterization == "softmax" and not bool((strategy > 0).all()):
+            raise ValueError(
+                "initial_strategy must be strictly positive for parameterization='softmax'"
+                " (a zero probability is an infinitely negative logit); use 'simplex' instead"
+            )
+        self.parameterization = parameterization
+        value = strategy.log() if parameterization == "softmax" else strategy
+        self.parameter = torch.nn.Parameter(value.clone())
+        self.optimizer = Ascent([self.parameter], lr=lr, **ascent_options)
+
+    @property
+    def num_actions(self) -> int:
+        return self.parameter.shape[-1]
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.parameter.shape[:-1])
+
+    @property
+    def projection(self):
+        """What keeps the parameter feasible after a step: the simplex projection, or None."""
+        return project_to_simplex if self.parameterization == "simplex" else None
+
+    def strategy(self) -> Tensor:
+        """The current mixed strategy ``(*batch, A)``, differentiable in :attr:`parameter`."""
+        if self.parameterization == "softmax":
+            return torch.softmax(self.parameter, dim=-1)
+        return self.parameter
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What :func:`play` recorded.
+
+    Attributes:
+        method: the dynamics used.
+        strategies: per player, ``(steps + 1, *batch, A_i)``: the start, then every iterate.
+        payoffs: ``(steps + 1, *batch, n)`` expected payoff of every player at every iterate.
+        nash_conv: ``(steps + 1, *batch)`` NashConv of every iterate.
+        average_strategies: per player, ``(*batch, A_i)``: time average of all iterates.
+        average_nash_conv: ``batch``: NashConv of the time-averaged profile.
+    """
+
+    method: str
+    strategies: list[Tensor]
+    payoffs: Tensor
+    nash_conv: Tensor
+    average_strategies: list[Tensor]
+    average_nash_conv: Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.nash_conv.shape[0] - 1
+
+    @property
+    def last_strategies(self) -> list[Tensor]:
+        """The last iterate, per player ``(*batch, A_i)``."""
+        return [strategy[-1] for strategy in self.strategies]
+
+    @property
+    def last_nash_conv(self) -> Tensor:
+        """NashConv of the last iterate, shape ``batch``."""
+        return self.nash_conv[-1]
+
+
+def play(
+    game: MatrixGame,
+    players: Sequence[MatrixGamePlayer],
+    *,
+    method: str = "simultaneous",
+    steps: int = 1000,
+    progress: bool = False,
+    **method_options,
+) -> Trajectory:
+    """Let ``players`` learn ``game`` together for ``steps`` steps of the dynamics ``method``.
+
+    Args:
+        game: the (possibly batched) game.
+        players: one :class:`MatrixGamePlayer` per player of the game. Every player's batch shape
+            must equal the broadcast of the game's batch shape and all players' batch shapes, so
+            that each batch entry is one independent run.
+        method: a key of :data:`ascentrl.games.DYNAMICS`.
+        steps: number of steps, >= 1.
+        progress: show a tqdm progress bar.
+        **method_options: options of the dynamics (``consensus_weight``, ``lookahead``, ...).
+
+    Returns:
+        The :class:`Trajectory`, start included.
+    """
+    if not isinstance(game, MatrixGame):
+        raise TypeError(f"game must be an ascentrl.envs.MatrixGame, got {type(game).__name__}")
+    if method not in DYNAMICS:
+        raise ValueError(f"method must be one of {sorted(DYNAMICS)}, got {method!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    batch_shape = _check_players(game, players)
+
+    def objectives() -> list[Tensor]:
+        return list(game.expected_payoffs([player.strategy() for player in players]).unbind(-1))
+
+    dynamics = make_dynamics(
+        method,
+        [player.parameter for player in players],
+        objectives,
+        [player.optimizer for player in players],
+        projections=[player.projection for player in players],
+        batch_dims=len(batch_shape),
+        **method_options,
+    )
+
+    def snapshot() -> list[Tensor]:
+        with torch.no_grad():
+            return [player.strategy().detach().clone() for player in players]
+
+    history = [snapshot()]
+    for _ in tqdm(range(steps), desc=f"{game.name} {method}", disable=not progress):
+        dynamics.step()
+        history.append(snapshot())
+
+    strategies = [torch.stack([profile[i] for profile in history]) for i in range(len(players))]
+    with torch.no_grad():
+        payoffs = game.expected_payoffs(strategies)
+        nash_conv = game.nash_conv(strategies)
+        average = [strategy.mean(0) for strategy in strategies]
+        average_nash_conv = game.nash_conv(average)
+    return Trajectory(
+        method=method,
+        strategies=strategies,
+        payoffs=payoffs,
+        nash_conv=nash_conv,
+        average_strategies=average,
+        average_nash_conv=average_nash_conv,
+    )
+
+
+def _initial_strategy(num_actions: int | None, initial_strategy) -> Tensor:
+    if num_actions is not None and (isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1):
+        raise ValueError(f"num_actions must be an int >= 1, got {num_actions!r}")
+    if initial_strategy is None:
+        if num_actions is None:
+            raise ValueError("give num_actions or initial_strategy")
+        return torch.full((num_actions,), 1.0 / num_actions, dtype=torch.float64)
+    if isinstance(initial_strategy, Tensor):
+        strategy = initial_strategy.detach().to(torch.float64)
+    else:
+        strategy = torch.as_tensor(np.asarray(initial_strategy, dtype=np.float64))
+    if strategy.dim() < 1 or strategy.shape[-1] < 1:
+        raise ValueError(f"initial_strategy must have shape (*batch, A) with A >= 1, got {tuple(strategy.shape)}")
+    if num_actions is not None and strategy.shape[-1] != num_actions:
+        raise ValueError(f"initial_strategy has {strategy.shape[-1]} actions but num_actions={num_actions}")
+    valid = torch.isfinite(strategy).all() and (strategy >= 0).all()
+    if not valid or (strategy.sum(-1) - 1).abs().max() > _PROBABILITY_TOLERANCE:
+        raise ValueError("initial_strategy must hold probabilities: finite, >= 0 and summing to 1 over the last dimension")
+    return strategy
+
+
+def _check_players(game: MatrixGame, players: Sequence[MatrixGamePlayer]) -> tuple[int, ...]:
+    if len(players) != game.n_players or not all(isinstance(p, MatrixGamePlayer) for p in players):
+        raise ValueError(f"players must hold {game.n_players} MatrixGamePlayer objects for {game.name!r}")
+    for index, (player, actions) in enumerate(zip(players, game.num_actions)):
+        if player.num_actions != actions:
+            raise ValueError(f"players[{index}] has {player.num_actions} actions but the game gives it {actions}")
+    batch_shape = torch.broadcast_shapes(game.batch_shape, *[p.batch_shape for p in players])
+    for index, player in enumerate(players):
+        if player.batch_shape != tuple(batch_shape):
+            raise ValueError(
+                f"players[{index}] holds strategies of batch shape {player.batch_shape}, but the runs"
+                f" have batch shape {tuple(batch_shape)}; give every player an initial_strategy of shape"
+                f" {(*batch_shape, player.num_actions)}"
+            )
+    return tuple(batch_shape)
