@@ -1,1 +1,5 @@
 """Environments for ascentrl: Gymnasium helpers, matrix games and PettingZoo adapters."""
+from ascentrl.envs.gym_envs import EnvSpaces, check_spaces, evaluate_policy, make_env, make_vector_env
+from ascentrl.envs.matrix_games import MATRIX_GAMES, MatrixGame, make_matrix_game, random_general_sum_game, random_zero_sum_game
+from ascentrl.envs.matrix_game_env import MatrixGameEnv
+from ascentrl.games.payoffs import best_response_values, best_responses, deviation_payoffs, distance_to_equilibrium, expected_payoffs, exploitability, nash_conv
