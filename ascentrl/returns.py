@@ -42,20 +42,42 @@ __all__ = [
 ]
 
 
-def _check_rollout(rewards: Tensor, **flags: Tensor | None) -> None:
+def _check_mask(name: str, mask: Tensor | None) -> None:
+    # Masks are combined with | and ~ and used as indices; a float 0/1 tensor would fail deep
+    # inside torch (or, worse, be used as a multiplier), so it is refused here by name.
+    if mask is not None and mask.dtype != torch.bool:
+        raise TypeError(f"{name} must be a bool tensor, got dtype {mask.dtype}")
+
+
+def _check_rollout(rewards: Tensor, **tensors: Tensor | None) -> None:
+    """Shapes ``[T, N]`` with ``T >= 1`` for everything; bool dtype for the flags and masks."""
     if rewards.dim() != 2:
         raise ValueError(f"rewards must have shape [T, N], got shape {tuple(rewards.shape)}")
-    for name, tensor in flags.items():
+    if rewards.shape[0] == 0:
+        raise ValueError("rewards must hold at least one step (T >= 1), got T = 0")
+    for name, tensor in tensors.items():
         if tensor is not None and tensor.shape != rewards.shape:
             raise ValueError(
                 f"{name} must have the shape of rewards {tuple(rewards.shape)}, "
                 f"got {tuple(tensor.shape)}"
             )
+        if name in ("terminated", "truncated", "valid"):
+            _check_mask(name, tensor)
 
 
 def _check_discount(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+
+
+def _check_flags(terminated: Tensor, truncated: Tensor) -> None:
+    _check_mask("terminated", terminated)
+    _check_mask("truncated", truncated)
+    if terminated.dim() != 2 or terminated.shape != truncated.shape:
+        raise ValueError(
+            f"terminated and truncated must have the same shape [T, N], got {tuple(terminated.shape)} "
+            f"and {tuple(truncated.shape)}"
+        )
 
 
 def next_step_autoreset_mask(
@@ -70,9 +92,15 @@ def next_step_autoreset_mask(
     Returns:
         Boolean tensor ``[T, N]``, True where the step is a real transition.
     """
+    _check_flags(terminated, truncated)
+    _check_mask("done_before", done_before)
     done = terminated | truncated
     if done_before is None:
         done_before = torch.zeros_like(done[0])
+    elif done_before.shape != done.shape[1:]:
+        raise ValueError(
+            f"done_before must have shape [N] = {tuple(done.shape[1:])}, got {tuple(done_before.shape)}"
+        )
     return ~torch.cat((done_before.unsqueeze(0), done[:-1]), dim=0)
 
 
@@ -84,6 +112,7 @@ def first_episode_mask(terminated: Tensor, truncated: Tensor) -> Tensor:
     long episodes are not under-represented (episodes that happen to finish before the slowest one
     are short ones, and learning from them would bias the estimate).
     """
+    _check_flags(terminated, truncated)
     done = (terminated | truncated).to(torch.int64)
     ended_before = torch.cumsum(done, dim=0) - done
     return ended_before == 0
@@ -189,6 +218,7 @@ def batch_mean_baseline(returns: Tensor, valid: Tensor) -> Tensor:
         raise ValueError(
             f"returns and valid must have the same shape, got {tuple(returns.shape)} and {tuple(valid.shape)}"
         )
+    _check_mask("valid", valid)
     weights = valid.to(returns.dtype)
     masked = returns * weights
     others_sum = masked.sum(dim=1, keepdim=True) - masked
@@ -244,10 +274,17 @@ def normalize_advantages(advantages: Tensor, valid: Tensor | None = None, eps: f
     r"""``(A - mean(A)) / (std(A) + eps)`` over the valid steps; invalid steps become 0.
 
     Rescaling the weights of the score function by a positive constant does not change the
-    direction of the gradient, and subtracting the mean is a (batch-constant) baseline.
+    direction of the gradient, and subtracting the mean acts as a batch-constant baseline. Both
+    statistics include the episode's own weights, so the normalized estimate is biased by
+    ``O(1/N)`` for ``N`` episodes (unlike :func:`batch_mean_baseline`, which leaves each episode out).
     """
+    _check_mask("valid", valid)
     if valid is None:
         valid = torch.ones_like(advantages, dtype=torch.bool)
+    elif valid.shape != advantages.shape:
+        raise ValueError(
+            f"valid must have the shape of advantages {tuple(advantages.shape)}, got {tuple(valid.shape)}"
+        )
     selected = advantages[valid]
     if selected.numel() < 2:
         return torch.zeros_like(advantages)
@@ -283,6 +320,11 @@ def score_function_objective(
             f"log_probs and weights must have the same shape, got {tuple(log_probs.shape)} "
             f"and {tuple(weights.shape)}"
         )
+    _check_mask("valid", valid)
+    if valid is not None and valid.shape != log_probs.shape:
+        raise ValueError(
+            f"valid must have the shape of log_probs {tuple(log_probs.shape)}, got {tuple(valid.shape)}"
+        )
     products = log_probs * weights.detach()
     if valid is not None:
         products = torch.where(valid, products, torch.zeros_like(products))
@@ -290,7 +332,7 @@ def score_function_objective(
     else:
         count = products.numel()
     if num_episodes is not None:
-        if num_episodes <= 0:
-            raise ValueError(f"num_episodes must be positive, got {num_episodes!r}")
+        if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes <= 0:
+            raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
         count = num_episodes
     return products.sum() / max(count, 1)
