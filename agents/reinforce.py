@@ -25,6 +25,21 @@ One iteration, top to bottom:
 
 Actions are sampled with noise drawn once per rollout (:mod:`ascentrl.agents.policies`), and
 log-probabilities are recomputed for the whole rollout in one batched forward pass after it.
+
+Checkpoints and resume. A rollout's randomness is a function of saved state only: the envs are
+reset with a seed derived from ``(seed, iteration)`` and the action noise comes from the agent's
+``torch.Generator``, whose state is saved. A checkpoint (:meth:`Reinforce.save`, written by
+:meth:`Reinforce.train` every ``checkpoint_every`` iterations, when asked to stop, and at the end)
+holds the networks, optimizer states, the generator, the counters, the window of the last 100
+training-episode returns used by the solve criterion, the ``train`` call in progress (budget,
+target, history so far) and python/numpy/torch global generator states. So
+``Reinforce.load(path).resume_training()`` ends with the same parameters and numbers, bit for bit
+on CPU, as the run that was never stopped.
+
+Non-finite values. Before any step, the objectives and gradients are checked; a NaN or inf stops
+training with :class:`ascentrl.runs.NonFiniteUpdateError` naming the iteration (nothing is applied,
+the last checkpoint stays the last good state), or skips that update when
+``on_nonfinite="skip"``.
 """
 
 from __future__ import annotations
@@ -52,9 +67,17 @@ from ascentrl.returns import (
     reward_to_go,
     score_function_objective,
 )
-from ascentrl.runs import CheckpointError, load_checkpoint, save_checkpoint
+from ascentrl.runs import (
+    CheckpointError,
+    NonFiniteUpdateError,
+    capture_rng_states,
+    load_checkpoint,
+    non_finite_report,
+    restore_rng_states,
+    save_checkpoint,
+)
 
-__all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig", "TrainHistory", "UpdateRecord"]
+__all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig", "TrainHistory", "TrainingRun", "UpdateRecord"]
 
 CHECKPOINT_KIND = "Reinforce"
 EVALUATION_SEED_OFFSET = 1_000_003  # evaluation episodes never replay the training seeds
@@ -97,6 +120,8 @@ class ReinforceConfig:
     """Time limit per episode; none uses the env's own (required if it has none)."""
     torch_threads: int | None = 1
     """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    """A NaN/inf objective or gradient: stop training with an error, or skip that update."""
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
@@ -141,6 +166,8 @@ class ReinforceConfig:
         finite("initial_log_std", self.initial_log_std, -math.inf)
         positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
         positive_int("torch_threads", self.torch_threads, allow_none=True)
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise ValueError(f"on_nonfinite must be one of ('stop', 'skip'), got {self.on_nonfinite!r}")
 
 
 @dataclass
@@ -175,7 +202,7 @@ class UpdateRecord:
     episodes: int
     """Training episodes finished so far (Gymnasium's RecordEpisodeStatistics count)."""
     wall_seconds: float
-    """Seconds since this ``train`` call started."""
+    """Seconds of training in this ``train`` call so far, summed over resumed sessions."""
     mean_return: float
     """Mean undiscounted return of the last 100 finished training episodes (nan before any)."""
     objective: float
@@ -193,9 +220,54 @@ class TrainHistory:
     env_steps: int = 0
     episodes: int = 0
     wall_seconds: float = 0.0
-    """From the start of ``train`` to the end of the solving evaluation (or of training)."""
+    """From the start of ``train`` to the end of the solving evaluation (or of training); a resumed
+    run adds the seconds of each session (start-up and the pause in between excluded)."""
     eval_mean_return: float = math.nan
     """Mean return of the last evaluation."""
+    skipped_iterations: list[int] = field(default_factory=list)
+    """Iterations whose update was skipped for a non-finite value (``on_nonfinite="skip"``)."""
+    interrupted: bool = False
+    """Training stopped early because ``should_stop`` asked; the run can be resumed."""
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain containers of python numbers, for a checkpoint."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TrainHistory:
+        values = dict(state)
+        values["records"] = [UpdateRecord(**record) for record in state["records"]]
+        values["evaluations"] = [tuple(evaluation) for evaluation in state["evaluations"]]
+        values["skipped_iterations"] = list(state["skipped_iterations"])
+        return cls(**values)
+
+
+@dataclass
+class TrainingRun:
+    """A :meth:`Reinforce.train` call: what it was asked to do and what it has measured so far.
+
+    Saved in every checkpoint, so that :meth:`Reinforce.resume_training` continues the same call.
+    """
+
+    stop_at: int
+    """The call ends once ``env_steps`` reaches this (its start plus ``total_steps``)."""
+    target_return: float | None
+    eval_episodes: int
+    history: TrainHistory
+    evaluated_at: int = -1
+    """``env_steps`` at the latest evaluation (so the final one is not repeated)."""
+    finished: bool = False
+
+    def to_state(self) -> dict[str, Any]:
+        return {"stop_at": self.stop_at, "target_return": self.target_return,
+                "eval_episodes": self.eval_episodes, "history": self.history.to_state(),
+                "evaluated_at": self.evaluated_at, "finished": self.finished}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TrainingRun:
+        return cls(int(state["stop_at"]), state["target_return"], int(state["eval_episodes"]),
+                   TrainHistory.from_state(state["history"]), int(state["evaluated_at"]),
+                   bool(state["finished"]))
 
 
 class Reinforce:
@@ -241,9 +313,12 @@ class Reinforce:
         self.env_steps = 0
         self.episodes = 0
         self.iterations = 0
-        self._next_reset_seed: int | None = config.seed
         self.evaluations = 0
         self._evaluation_env = None
+        self.training_run: TrainingRun | None = None
+        """The latest ``train`` call (restored by :meth:`load`); ``None`` before any."""
+        self.last_checkpoint: tuple[str, int] | None = None
+        """``(path, iteration)`` of the latest checkpoint written by :meth:`save`."""
 
     def _make_policy(self, spaces: EnvSpaces) -> CategoricalPolicy | GaussianPolicy:
         if spaces.action_kind == "discrete":
@@ -258,6 +333,14 @@ class Reinforce:
         return np.clip(action, self.spaces.action_low, self.spaces.action_high)
 
     # ----------------------------------------------------------------------------------- rollout
+    def rollout_seed(self) -> int:
+        """Seed of the envs' reset before the next rollout, a function of ``(seed, iteration)`` only.
+
+        Reseeding every rollout makes the envs' randomness part of the saved counters, so no
+        generator state of the (any) Gymnasium env has to be captured for an exact resume.
+        """
+        return int(np.random.SeedSequence([self.config.seed, self.iterations]).generate_state(1)[0])
+
     def collect_episodes(self) -> EpisodeBatch:
         """Run the policy from a reset until every env has finished one episode (step 1)."""
         steps, num_envs = self.episode_step_limit, self.config.num_envs
@@ -271,8 +354,7 @@ class Reinforce:
         noise = self.policy.draw_noise(steps, num_envs, self.generator)
         finished = np.zeros(num_envs, bool)
 
-        observation, _ = self.env.reset(seed=self._next_reset_seed)
-        self._next_reset_seed = None  # later resets continue the seeded generators
+        observation, _ = self.env.reset(seed=self.rollout_seed())
         with torch.inference_mode():
             for t in range(steps):
                 observations[t] = observation.reshape(num_envs, -1)
@@ -343,16 +425,31 @@ class Reinforce:
         return -(errors.square() * batch.valid).sum() / batch.valid.sum().clamp(min=1)
 
     def update(self, batch: EpisodeBatch) -> float:
-        """Steps 2-4 on one batch. Returns the policy objective's value before the step."""
+        """Steps 2-4 on one batch. Returns the policy objective's value before the step.
+
+        Both objectives and their gradients are computed and checked before either network steps.
+
+        Raises:
+            ascentrl.runs.NonFiniteUpdateError: an objective or gradient is NaN/inf; nothing was
+                applied.
+        """
         weights, targets = self.weights(batch)
         objective = self.policy_objective(batch, weights)
         self.policy_optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        self.policy_optimizer.step()
+        value_objective = None
         if self.value is not None:
             value_objective = self.value_objective(batch, targets)
             self.value_optimizer.zero_grad(set_to_none=True)
             value_objective.backward()
+        problem = non_finite_report(
+            {"policy objective": objective, "value objective": value_objective},
+            {"policy": self.policy.parameters(),
+             "value network": self.value.parameters() if self.value is not None else ()})
+        if problem is not None:
+            raise NonFiniteUpdateError(f"{problem}; the update was not applied")
+        self.policy_optimizer.step()
+        if self.value_optimizer is not None:
             self.value_optimizer.step()
         return float(objective.detach())
 
@@ -364,6 +461,9 @@ class Reinforce:
         target_return: float | None = None,
         eval_episodes: int = 100,
         on_update: Callable[[UpdateRecord], None] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> TrainHistory:
         """Train for ``total_steps`` environment steps, or until solved.
 
@@ -375,8 +475,21 @@ class Reinforce:
         last iteration may overshoot it by up to ``num_envs * max_episode_steps`` steps.
 
         ``history.wall_seconds`` runs from this call's start to the end of the solving evaluation
-        (or of the final one); it includes rollouts, updates, evaluations and ``on_update``, and
-        excludes building the agent (envs, networks, optimizers).
+        (or of the final one); it includes rollouts, updates, evaluations, checkpoints and
+        ``on_update``, and excludes building the agent (envs, networks, optimizers).
+
+        Args:
+            checkpoint_path: where :meth:`save` writes (atomically) every ``checkpoint_every``
+                iterations, when ``should_stop`` asks, and at the end.
+            checkpoint_every: iterations between periodic checkpoints; ``None``: only when
+                stopping early and at the end.
+            should_stop: polled after every iteration; once it returns True, training writes a
+                checkpoint and returns with ``history.interrupted`` set, and
+                :meth:`resume_training` (after :meth:`load`) continues exactly where it left off.
+
+        Raises:
+            ascentrl.runs.NonFiniteUpdateError: with ``on_nonfinite="stop"``, an objective or
+                gradient was NaN/inf; the message names the iteration and the last checkpoint.
         """
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
             raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
@@ -384,37 +497,110 @@ class Reinforce:
             raise ValueError(f"eval_episodes must be a positive integer, got {eval_episodes!r}")
         if target_return is not None and (isinstance(target_return, bool) or not math.isfinite(target_return)):
             raise ValueError(f"target_return must be a finite number or None, got {target_return!r}")
+        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        self.training_run = TrainingRun(self.env_steps + total_steps, target_return, eval_episodes,
+                                        TrainHistory())
+        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
+
+    def resume_training(
+        self,
+        *,
+        on_update: Callable[[UpdateRecord], None] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> TrainHistory:
+        """Continue the :meth:`train` call saved in the checkpoint this agent was loaded from.
+
+        Budget, target and evaluation episodes are the saved call's; the returned history holds the
+        records from the call's start. Arguments as in :meth:`train`.
+
+        Raises:
+            ValueError: the agent has no unfinished training run to continue.
+        """
+        run = self.training_run
+        if run is None:
+            raise ValueError("resume_training: this agent has no training run to continue "
+                             "(load a checkpoint written during train())")
+        if run.finished:
+            raise ValueError(
+                f"resume_training: the saved run already finished after {run.history.env_steps} steps "
+                f"({'solved' if run.history.solved else 'not solved'}); there is nothing to resume")
+        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        run.history.interrupted = False
+        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
+
+    @staticmethod
+    def _check_checkpointing(path: str | os.PathLike | None, every: int | None) -> None:
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+            raise ValueError(f"checkpoint_every must be a positive integer or None, got {every!r}")
+        if every is not None and path is None:
+            raise ValueError("checkpoint_every needs a checkpoint_path to write to")
+
+    def _run_training(
+        self,
+        on_update: Callable[[UpdateRecord], None] | None,
+        checkpoint_path: str | os.PathLike | None,
+        checkpoint_every: int | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> TrainHistory:
+        """The loop of :meth:`train`, from wherever ``self.training_run`` stands."""
         if self.config.torch_threads is not None:
             torch.set_num_threads(self.config.torch_threads)
+        run = self.training_run
+        history = run.history
+        start, seconds_before = time.perf_counter(), history.wall_seconds
 
-        start = time.perf_counter()
-        history = TrainHistory()
-        stop_at = self.env_steps + total_steps
-        evaluated_at = -1
-        while self.env_steps < stop_at:
+        def checkpoint(wanted: bool) -> None:
+            history.wall_seconds = seconds_before + time.perf_counter() - start
+            history.env_steps, history.episodes = self.env_steps, self.episodes
+            if wanted and checkpoint_path is not None:
+                self.save(checkpoint_path)
+
+        while self.env_steps < run.stop_at:
             episodes_before = self.env.episode_count
             batch = self.collect_episodes()
-            objective = self.update(batch)
             self.iterations += 1
+            try:
+                objective = self.update(batch)
+            except NonFiniteUpdateError as error:
+                if self.config.on_nonfinite == "stop":
+                    raise NonFiniteUpdateError(
+                        f"iteration {self.iterations}: {error}; training stopped. "
+                        + (f"Last good checkpoint: {self.last_checkpoint[0]} (iteration "
+                           f"{self.last_checkpoint[1]})" if self.last_checkpoint else "No checkpoint was written")
+                    ) from None
+                history.skipped_iterations.append(self.iterations)
+                objective = math.nan
             self.episodes += int(self.env.episode_count - episodes_before)
             recent = self.env.return_queue
             mean_return = float(np.mean(recent)) if recent else math.nan
             record = UpdateRecord(self.iterations, self.env_steps, self.episodes,
-                                  time.perf_counter() - start, mean_return, objective)
+                                  seconds_before + time.perf_counter() - start, mean_return, objective)
             history.records.append(record)
             if on_update is not None:
                 on_update(record)
-            if target_return is not None and len(recent) == STATISTICS_WINDOW and mean_return >= target_return:
-                history.evaluations.append((self.env_steps, self.evaluate(eval_episodes)))
-                evaluated_at = self.env_steps
-                if history.evaluations[-1][1] >= target_return:
+            if (run.target_return is not None and len(recent) == STATISTICS_WINDOW
+                    and mean_return >= run.target_return):
+                history.evaluations.append((self.env_steps, self.evaluate(run.eval_episodes)))
+                run.evaluated_at = self.env_steps
+                if history.evaluations[-1][1] >= run.target_return:
                     history.solved = True
                     break
-        if evaluated_at != self.env_steps:
-            history.evaluations.append((self.env_steps, self.evaluate(eval_episodes)))
-        history.wall_seconds = time.perf_counter() - start
+            checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
+            if should_stop is not None and self.env_steps < run.stop_at and should_stop():
+                history.interrupted = True
+                checkpoint(True)
+                return history
+        if run.evaluated_at != self.env_steps:
+            history.evaluations.append((self.env_steps, self.evaluate(run.eval_episodes)))
+            run.evaluated_at = self.env_steps
+        history.wall_seconds = seconds_before + time.perf_counter() - start
         history.env_steps, history.episodes = self.env_steps, self.episodes
         history.eval_mean_return = history.evaluations[-1][1]
+        run.finished = True
+        if checkpoint_path is not None:
+            self.save(checkpoint_path)
         return history
 
     def evaluate(self, num_episodes: int = 100, *, deterministic: bool = True) -> float:
@@ -474,7 +660,14 @@ class Reinforce:
 
     # ------------------------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike) -> None:
-        """Write a checkpoint (networks, optimizers, counters, config, generator), atomically."""
+        """Write a checkpoint with everything needed to continue, atomically.
+
+        It holds the config, both networks and optimizers, the counters, the action-noise
+        generator, the training-episode statistics (the return window of the solve criterion), the
+        :class:`TrainingRun` in progress, and python/numpy/torch global generator states. The envs
+        need no state of their own: every rollout reseeds them from ``(seed, iteration)``.
+        """
+        statistics = self.env
         state = {
             "config": dataclasses.asdict(self.config),
             "policy": self.policy.state_dict(),
@@ -486,12 +679,24 @@ class Reinforce:
             "iterations": self.iterations,
             "evaluations": self.evaluations,
             "generator": self.generator.get_state(),
+            "episode_statistics": {
+                "episode_count": int(statistics.episode_count),
+                "returns": torch.tensor(list(statistics.return_queue), dtype=torch.float64),
+                "lengths": torch.tensor(list(statistics.length_queue), dtype=torch.int64),
+            },
+            "training_run": self.training_run.to_state() if self.training_run is not None else None,
+            "global_rng": capture_rng_states(),
         }
         save_checkpoint(path, CHECKPOINT_KIND, state)
+        self.last_checkpoint = (str(path), self.iterations)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Reinforce:
+    def load(cls, path: str | os.PathLike, *, restore_global_rng: bool = False) -> Reinforce:
         """Rebuild an agent from :meth:`save`'s checkpoint (safe: ``weights_only`` loading).
+
+        ``restore_global_rng=True`` also puts python's, numpy's and torch's global generators back
+        as they were at saving time, for a process that resumes the run (the agent itself draws only
+        from its own generator and the reseeded envs).
 
         Raises:
             ascentrl.runs.CheckpointError: missing, corrupted, foreign or mismatched file.
@@ -499,6 +704,9 @@ class Reinforce:
         payload = load_checkpoint(path, CHECKPOINT_KIND)
         try:
             agent = cls(ReinforceConfig(**payload["config"]))
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path}: its config cannot build an agent here: {error}") from None
+        try:
             agent.policy.load_state_dict(payload["policy"])
             agent.policy_optimizer.load_state_dict(payload["policy_optimizer"])
             if agent.value is not None:
@@ -509,6 +717,19 @@ class Reinforce:
             agent.iterations = int(payload["iterations"])
             agent.evaluations = int(payload["evaluations"])
             agent.generator.set_state(payload["generator"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise CheckpointError(f"checkpoint {path}: does not hold a usable Reinforce agent: {error}") from None
+            statistics = payload.get("episode_statistics")
+            if statistics is not None:
+                agent.env.episode_count = int(statistics["episode_count"])
+                # numpy scalars, as RecordEpisodeStatistics stores them, so means come out identical
+                agent.env.return_queue.extend(statistics["returns"].numpy())
+                agent.env.length_queue.extend(statistics["lengths"].numpy())
+            if payload.get("training_run") is not None:
+                agent.training_run = TrainingRun.from_state(payload["training_run"])
+            if restore_global_rng:
+                restore_rng_states(payload["global_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            agent.env.close()
+            raise CheckpointError(f"checkpoint {path}: does not hold a usable Reinforce agent: "
+                                  f"{type(error).__name__}: {error}") from None
+        agent.last_checkpoint = (str(path), agent.iterations)
         return agent

@@ -7,8 +7,13 @@ Nothing here knows about a particular algorithm or environment.
 - :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`save_checkpoint` write through a temporary file in
   the same folder, flush and fsync it, then ``os.replace`` it over the target: a crash mid-write
   leaves the previous file (or none), never a broken one.
-- :func:`load_checkpoint` reads with ``torch.load(weights_only=True)``, so a checkpoint cannot run
-  code, and turns every way of failing into one :class:`CheckpointError` naming the file.
+- :func:`load_checkpoint` checks the file's zip CRCs, reads it with ``torch.load(weights_only=True)``
+  (so a checkpoint cannot run code) and turns every way of failing into one :class:`CheckpointError`
+  naming the file and the problem.
+- :func:`capture_rng_states` / :func:`restore_rng_states` carry python's, numpy's and torch's
+  global generators through a checkpoint, in types the safe loader accepts.
+- :func:`non_finite_report` finds NaN/inf in objectives and gradients before a step is applied;
+  :class:`NonFiniteUpdateError` is what a training loop raises when it finds one.
 - :func:`add_config_arguments` / :func:`config_from_args` turn a dataclass whose fields carry a
   one-line docstring into argparse options; :class:`CommandLineParser` reports bad input on one
   line and exits with code 2.
@@ -27,26 +32,34 @@ import json
 import os
 import pickle
 import random
+import re
 import tempfile
 import textwrap
 import types
 import typing
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Union
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ascentrl import __version__
 
 __all__ = [
     "CheckpointError",
     "CommandLineParser",
+    "NonFiniteUpdateError",
     "add_config_arguments",
+    "capture_rng_states",
     "config_from_args",
     "fail",
     "load_checkpoint",
+    "non_finite_report",
+    "restore_rng_states",
     "save_checkpoint",
     "seed_everything",
     "write_csv",
@@ -71,6 +84,10 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupted, foreign or of an unknown format version."""
 
 
+class NonFiniteUpdateError(FloatingPointError):
+    """An objective or a gradient was NaN or infinite; the update was not applied."""
+
+
 def seed_everything(seed: int) -> None:
     """Seed python's ``random``, numpy's global generator and torch (CPU and CUDA) with ``seed``."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -78,6 +95,60 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def capture_rng_states() -> dict[str, Any]:
+    """The states of python's ``random``, numpy's global generator and torch's CPU generator.
+
+    Returned as tuples, ints and tensors only, so the dict can go into :func:`save_checkpoint` and
+    come back through the ``weights_only`` loader unchanged.
+    """
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
+                  float(cached_gaussian)),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def restore_rng_states(states: Mapping[str, Any]) -> None:
+    """Put back the generator states that :func:`capture_rng_states` returned.
+
+    Raises:
+        ValueError: ``states`` is not such a dict (the message says which part is wrong).
+    """
+    try:
+        version, internal, gauss = states["python"]
+        random.setstate((version, tuple(internal), gauss))
+        name, keys, position, has_gauss, cached_gaussian = states["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+        torch.set_rng_state(states["torch"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+        raise ValueError(f"not a set of random generator states: {type(error).__name__}: {error}") from None
+
+
+def non_finite_report(objectives: Mapping[str, Tensor | None],
+                      parameters: Mapping[str, Iterable[Tensor]]) -> str | None:
+    """Describe the first NaN/inf among ``objectives`` and the gradients of ``parameters``.
+
+    Args:
+        objectives: name -> scalar objective (``None`` entries are skipped).
+        parameters: name -> parameters whose ``.grad`` to check (missing gradients are skipped).
+
+    Returns:
+        ``None`` when everything is finite, else e.g. ``"the policy objective is nan"`` or
+        ``"the value network's gradient holds 3 non-finite entries"``.
+    """
+    for name, objective in objectives.items():
+        if objective is not None and not bool(torch.isfinite(objective.detach()).all()):
+            return f"the {name} is {float(objective.detach()):g}"
+    for name, tensors in parameters.items():
+        gradients = [tensor.grad for tensor in tensors if tensor.grad is not None]
+        bad = sum(int((~torch.isfinite(gradient)).sum()) for gradient in gradients)
+        if bad:
+            return f"the {name}'s gradient holds {bad} non-finite entries"
+    return None
 
 
 def _write_atomically(path: str | os.PathLike, write: Callable[[Any], Any], binary: bool) -> Path:
@@ -175,35 +246,71 @@ def save_checkpoint(path: str | os.PathLike, kind: str, state: Mapping[str, Any]
     return _write_atomically(path, lambda file: file.write(data), binary=True)
 
 
+def _unreadable_reason(error: BaseException) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` refused a file."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in text:
+        requested = re.search(r"GLOBAL ([\w.]+)", text)
+        if requested:
+            return (f"it asks to import {requested.group(1)}, which no checkpoint needs; refused, "
+                    f"since loading it could run code")
+        return "its pickle uses constructs the safe (weights_only) loader refuses; not loaded"
+    if isinstance(error, EOFError):
+        return "the file ends too early (empty or truncated)"
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"unreadable ({first_line.split('. This is an internal')[0]})"
+
+
 def load_checkpoint(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` with the same ``kind``.
 
-    Uses ``torch.load(weights_only=True, map_location="cpu")``: only tensors and plain containers
-    are unpickled, never arbitrary objects.
+    The file is a torch zip archive: every member's CRC-32 is checked first (torch itself does not,
+    so a flipped byte inside a tensor would otherwise load silently), then it is read with
+    ``torch.load(weights_only=True, map_location="cpu")``: only tensors and plain containers are
+    unpickled, never arbitrary objects.
 
     Raises:
         CheckpointError: the file is missing, unreadable, truncated, corrupted, not an ascentrl
             checkpoint, written by something other than ``kind``, or of an unknown format version.
-            The message names the file.
+            One line that names the file and the problem.
     """
     source = Path(path)
     if not source.is_file():
         raise CheckpointError(f"checkpoint {source}: no such file")
     try:
-        payload = torch.load(source, map_location="cpu", weights_only=True)
+        data = source.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"checkpoint {source}: cannot be read: {error.strerror or error}") from None
+    if not data:
+        raise CheckpointError(f"checkpoint {source}: the file is empty")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            damaged = archive.testzip()
+    except zipfile.BadZipFile:
+        raise CheckpointError(
+            f"checkpoint {source}: not a torch zip archive (truncated, or not written by torch.save)"
+        ) from None
+    except (OSError, EOFError, ValueError, zipfile.LargeZipFile) as error:
+        raise CheckpointError(f"checkpoint {source}: corrupted zip archive ({error})") from None
+    if damaged is not None:
+        raise CheckpointError(f"checkpoint {source}: corrupted (checksum mismatch in {damaged})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before failing
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError,
             AttributeError, ImportError, IndexError, TypeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"checkpoint {source}: not a readable torch checkpoint (truncated, corrupted or "
-            f"not safe to load): {reason}"
-        ) from None
+        raise CheckpointError(f"checkpoint {source}: {_unreadable_reason(error)}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {source}: not an ascentrl checkpoint")
+        raise CheckpointError(
+            f"checkpoint {source}: a torch file, but not an ascentrl checkpoint (no "
+            f"format={CHECKPOINT_FORMAT!r} entry; it was not written by ascentrl.runs.save_checkpoint)"
+        )
     if payload.get("format_version") != CHECKPOINT_FORMAT_VERSION:
         raise CheckpointError(
-            f"checkpoint {source}: format version {payload.get('format_version')!r} is not "
-            f"supported by ascentrl {__version__} (expected {CHECKPOINT_FORMAT_VERSION})"
+            f"checkpoint {source}: format version {payload.get('format_version')!r} (written by "
+            f"ascentrl {payload.get('library_version')!r}) is not readable by ascentrl {__version__}, "
+            f"which reads format version {CHECKPOINT_FORMAT_VERSION}"
         )
     if payload.get("kind") != kind:
         raise CheckpointError(

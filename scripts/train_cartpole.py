@@ -8,8 +8,19 @@ threshold train for the whole --total-steps budget.
 With --out DIR it writes summary.json, progress.csv, checkpoint.pt, config.json and
 learning_curve.png there. wall_seconds counts training and evaluation (from the first rollout to the
 end of the solving evaluation, or to the end of training), not Python start-up, imports or building
-the envs and networks. Exit code: 0 when solved (or when there is no target), 1 when the budget ran
-out first, 2 on bad input.
+the envs and networks.
+
+Nothing trained is lost: with --out, OUT/checkpoint.pt is rewritten (atomically) every
+--checkpoint-every iterations and at the end. Ctrl-C (SIGINT) or SIGTERM finishes the current update,
+writes the checkpoint (to OUT/checkpoint.pt, or without --out to ./ENV-seedSEED-interrupted/),
+prints how to resume and exits with 130 (SIGINT) or 143 (SIGTERM). --resume PATH continues that run
+with the settings saved in it (only --out, --checkpoint-every, --progress-bar and --tensorboard may
+be given again; --out defaults to the checkpoint's folder); for the same seed on CPU it ends with the
+same parameters and summary.json numbers (wall time aside) as a run that was never stopped.
+
+Exit code: 0 when solved (or when there is no target), 1 when the budget ran out first, 2 on bad
+input, 3 when training stopped on a NaN/inf objective or gradient (--on-nonfinite skip skips those
+updates instead), 130/143 when interrupted.
 """
 
 from __future__ import annotations
@@ -25,8 +36,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ascentrl.agents import Reinforce, ReinforceConfig, TrainHistory, UpdateRecord
+from ascentrl.interrupts import StopOnSignals
 from ascentrl.runs import (
     CommandLineParser,
+    NonFiniteUpdateError,
     add_config_arguments,
     config_from_args,
     fail,
@@ -35,6 +48,10 @@ from ascentrl.runs import (
     write_json,
     write_line_plot,
 )
+
+EXIT_NON_FINITE = 3
+RESUMABLE_OPTIONS = ("out", "checkpoint_every", "progress_bar", "tensorboard")
+"""The options --resume accepts; everything else comes from the checkpoint."""
 
 
 @dataclass
@@ -49,22 +66,28 @@ class RunOptions:
     """Greedy evaluation episodes that must also reach the target."""
     out: str | None = None
     """Folder for summary.json, progress.csv, checkpoint.pt, config.json, learning_curve.png."""
+    checkpoint_every: int = 50
+    """Iterations between checkpoints in OUT/checkpoint.pt (also written when stopped and at the end)."""
+    resume: str | None = None
+    """Continue the run saved in this checkpoint, with its settings."""
     tensorboard: bool = False
     """Also log scalars for TensorBoard (into OUT/tensorboard; needs the tensorboard package)."""
     progress_bar: bool = True
     """Show a tqdm progress bar with steps, episodes and mean return."""
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "eval_episodes"):
+        for name in ("total_steps", "eval_episodes", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if self.target_return is not None and not math.isfinite(self.target_return):
             raise ValueError(f"--target-return must be a finite number, got {self.target_return!r}")
-        if self.tensorboard and self.out is None:
+        if self.tensorboard and self.out is None and self.resume is None:
             raise ValueError("--tensorboard needs --out DIR to write into")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
+        if self.resume is not None and not Path(self.resume).is_file():
+            raise ValueError(f"--resume {self.resume}: no such checkpoint file")
 
 
 def build_parser() -> CommandLineParser:
@@ -73,6 +96,35 @@ def build_parser() -> CommandLineParser:
     add_config_arguments(parser.add_argument_group("run"), RunOptions)
     add_config_arguments(parser.add_argument_group("REINFORCE"), ReinforceConfig)
     return parser
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The fields set explicitly on the command line (as opposed to left at their defaults)."""
+    not_given = object()  # not a string, so argparse does not run it through the option's type
+    probe = build_parser()
+    names = [field.name for config in (RunOptions, ReinforceConfig) for field in dataclasses.fields(config)]
+    probe.set_defaults(**dict.fromkeys(names, not_given))
+    return {name for name, value in vars(probe.parse_args(argv)).items() if value is not not_given}
+
+
+def resume_agent(argv: list[str] | None, options: RunOptions) -> tuple[Reinforce, RunOptions]:
+    """Load the run to continue; the options it runs with are the saved ones plus RESUMABLE_OPTIONS."""
+    refused = sorted(given_options(argv) - {"resume", *RESUMABLE_OPTIONS})
+    if refused:
+        raise ValueError(
+            f"--resume continues the saved run with its own settings; drop "
+            f"{', '.join('--' + name.replace('_', '-') for name in refused)} (only "
+            f"{', '.join('--' + name.replace('_', '-') for name in RESUMABLE_OPTIONS)} may be given)")
+    agent = Reinforce.load(options.resume, restore_global_rng=True)
+    run = agent.training_run
+    if run is None or run.finished:
+        agent.env.close()
+        raise ValueError(f"--resume {options.resume}: the run saved there "
+                         f"{'already finished' if run is not None else 'was not training'}; nothing to resume")
+    out = options.out if options.out is not None else str(Path(options.resume).resolve().parent)
+    saved = dataclasses.replace(options, total_steps=run.stop_at, target_return=run.target_return,
+                                eval_episodes=run.eval_episodes, out=out)
+    return agent, saved
 
 
 def write_outputs(folder: Path, agent: Reinforce, options: RunOptions, target: float | None,
@@ -86,10 +138,10 @@ def write_outputs(folder: Path, agent: Reinforce, options: RunOptions, target: f
         "eval_mean_return": history.eval_mean_return,
         "env": agent.config.env,
         "target_return": target,
+        "skipped_updates": len(history.skipped_iterations),
     })
     write_csv(folder / "progress.csv", [field.name for field in dataclasses.fields(UpdateRecord)],
               (dataclasses.asdict(record) for record in history.records))
-    agent.save(folder / "checkpoint.pt")
     write_json(folder / "config.json", {"reinforce": dataclasses.asdict(agent.config),
                                         "run": dataclasses.asdict(options)})
     steps = [record.env_steps for record in history.records]
@@ -109,43 +161,74 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         options = config_from_args(RunOptions, arguments)
-        config = config_from_args(ReinforceConfig, arguments)
+        if options.resume is not None:
+            agent, options = resume_agent(argv, options)
+            config = agent.config
+            target = options.target_return
+        else:
+            config = config_from_args(ReinforceConfig, arguments)
+            seed_everything(config.seed)
+            agent = Reinforce(config)
+            target = options.target_return if options.target_return is not None else agent.spaces.reward_threshold
         if options.out is not None:
             Path(options.out).mkdir(parents=True, exist_ok=True)
-        seed_everything(config.seed)
-        agent = Reinforce(config)
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
-    target = options.target_return if options.target_return is not None else agent.spaces.reward_threshold
+    checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
 
     writer = None
     if options.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=str(Path(options.out) / "tensorboard"))
-    bar = tqdm(total=options.total_steps, unit="step", unit_scale=True, disable=not options.progress_bar,
-               desc=config.env, dynamic_ncols=True)
 
-    def on_update(record: UpdateRecord) -> None:
-        bar.update(min(record.env_steps, options.total_steps) - bar.n)
-        bar.set_postfix(episodes=record.episodes, mean_return=f"{record.mean_return:.1f}", refresh=False)
-        if writer is not None:
-            writer.add_scalar("train/mean_return", record.mean_return, record.env_steps)
-            writer.add_scalar("train/policy_objective", record.objective, record.env_steps)
-            writer.add_scalar("train/episodes", record.episodes, record.env_steps)
+    with StopOnSignals() as stop:
+        bar = tqdm(total=options.total_steps, initial=min(agent.env_steps, options.total_steps), unit="step",
+                   unit_scale=True, disable=not options.progress_bar, desc=config.env, dynamic_ncols=True)
 
-    history = agent.train(options.total_steps, target_return=target, eval_episodes=options.eval_episodes,
-                          on_update=on_update)
-    bar.close()
-    if writer is not None:
-        writer.add_scalar("eval/mean_return", history.eval_mean_return, history.env_steps)
-        writer.close()
+        def on_update(record: UpdateRecord) -> None:
+            bar.update(min(record.env_steps, options.total_steps) - bar.n)
+            bar.set_postfix(episodes=record.episodes, mean_return=f"{record.mean_return:.1f}", refresh=False)
+            if writer is not None:
+                writer.add_scalar("train/mean_return", record.mean_return, record.env_steps)
+                writer.add_scalar("train/policy_objective", record.objective, record.env_steps)
+                writer.add_scalar("train/episodes", record.episodes, record.env_steps)
+
+        checkpointing = {"on_update": on_update, "checkpoint_path": checkpoint_path,
+                         "checkpoint_every": options.checkpoint_every if checkpoint_path is not None else None,
+                         "should_stop": lambda: stop.requested}
+        try:
+            if options.resume is not None:
+                history = agent.resume_training(**checkpointing)
+            else:
+                history = agent.train(options.total_steps, target_return=target,
+                                      eval_episodes=options.eval_episodes, **checkpointing)
+            if writer is not None and not history.interrupted:
+                writer.add_scalar("eval/mean_return", history.eval_mean_return, history.env_steps)
+        except NonFiniteUpdateError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return EXIT_NON_FINITE
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.close()
+    if history.interrupted:
+        if checkpoint_path is None:
+            checkpoint_path = Path(f"{config.env}-seed{config.seed}-interrupted") / "checkpoint.pt"
+            agent.save(checkpoint_path)
+        print(f"{stop.signal_name}: stopped after iteration {agent.iterations} ({agent.env_steps} steps); "
+              f"checkpoint written to {checkpoint_path}\n"
+              f"resume with: python {sys.argv[0] if argv is None else __file__} "
+              f"--resume {checkpoint_path}", flush=True)
+        return stop.exit_code
 
     verdict = "solved" if history.solved else ("not solved" if target is not None else "done")
+    skipped = (f"; {len(history.skipped_iterations)} updates skipped for non-finite values"
+               if history.skipped_iterations else "")
     print(f"{config.env} seed {config.seed}: {verdict} after {history.env_steps} steps, "
           f"{history.episodes} episodes, {history.wall_seconds:.2f} s; "
           f"greedy evaluation mean return {history.eval_mean_return:.1f}"
-          + (f" (target {target:g})" if target is not None else ""))
+          + (f" (target {target:g})" if target is not None else "") + skipped)
     if options.out is not None:
         write_outputs(Path(options.out), agent, options, target, history)
         print(f"wrote {options.out}/summary.json, progress.csv, checkpoint.pt, config.json, learning_curve.png")
