@@ -159,7 +159,7 @@ def reward_to_go(
     if next_values is not None:
         cut = ~terminated & truncated
         cut[-1] = ~terminated[-1]
-        immediate = immediate + gamma * cut * next_values
+        immediate = immediate + cut * (gamma * next_values)  # gamma * bool would be float32
     carry = gamma * continues.to(rewards.dtype)
     returns = torch.empty_like(immediate)
     returns[-1] = immediate[-1]
@@ -259,7 +259,7 @@ def gae_advantages(
                    truncated=truncated, valid=valid)
     _check_discount("gamma", gamma)
     _check_discount("lam", lam)
-    deltas = rewards + gamma * (~terminated) * next_values - values
+    deltas = rewards + (~terminated) * (gamma * next_values) - values  # keeps the dtype of the values
     carry = gamma * lam * (~(terminated | truncated)).to(rewards.dtype)
     advantages = torch.empty_like(deltas)
     advantages[-1] = deltas[-1]
