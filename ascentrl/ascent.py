@@ -411,15 +411,15 @@ class Ascent(Optimizer):
         self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False, perturbed)
         return objective
 
-    @staticmethod
-    def _clip(group: dict[str, Any], prepared: list[tuple[Any, Any, list[list[Any]]]],
+    def _clip(self, group: dict[str, Any], prepared: list[tuple[Any, Any, list[list[Any]]]],
               norm_squared: Optional[Tensor]) -> None:
         """Replace each bucket's gradients by clipped copies, as ``clip_value``/``clip_norm`` ask."""
         limit = group["clip_value"]
         if limit is not None:
             for _device, _dtype, lists in prepared:
-                lists[1] = torch._foreach_clamp_max(lists[1], limit)
-                torch._foreach_clamp_min_(lists[1], -limit)
+                lists[1] = self._transformed_copies(
+                    lists[0], lists[1], lambda grad, out: torch.clamp(grad, -limit, limit, out=out),
+                    lambda grads: torch._foreach_clamp_min_(torch._foreach_clamp_max(grads, limit), -limit))
         if group["clip_norm"] is None:
             return
         if limit is not None:  # clip to the norm of the value-clipped gradients
@@ -431,7 +431,34 @@ class Ascent(Optimizer):
             if limit is not None:  # already our copies
                 torch._foreach_mul_(lists[1], coefficient)
             else:
-                lists[1] = torch._foreach_mul(lists[1], coefficient)
+                lists[1] = self._transformed_copies(
+                    lists[0], lists[1], lambda grad, out: torch.mul(grad, coefficient, out=out),
+                    lambda grads: torch._foreach_mul(grads, coefficient))
+
+    def _transformed_copies(
+        self,
+        params: list[Tensor],
+        grads: list[Tensor],
+        into: Callable[[Tensor, Tensor], Tensor],
+        foreach: Callable[[list[Tensor]], list[Tensor]],
+    ) -> list[Tensor]:
+        """``f(g)`` for every gradient, written to new tensors so that ``p.grad`` stays untouched.
+
+        Many small tensors: one multi-tensor op (the allocator recycles small blocks). A few large
+        ones: ``into(g, out)`` writes into a buffer kept per parameter, because a fresh multi-MB
+        tensor every step is a fresh ``mmap`` whose page faults cost several times the op itself.
+        Not part of the state dict; rebuilt lazily.
+        """
+        if len(grads) > _DOT_MAX_TENSORS:
+            return foreach(grads)
+        buffers = self.__dict__.setdefault("_clip_buffers", {})
+        copies = []
+        for param, grad in zip(params, grads):
+            buffer = buffers.get(param)
+            if buffer is None or buffer.shape != grad.shape or buffer.dtype != grad.dtype or buffer.device != grad.device:
+                buffer = buffers[param] = torch.empty_like(grad, memory_format=torch.contiguous_format)
+            copies.append(into(grad, buffer))
+        return copies
 
     def _update_bucket(
         self,
