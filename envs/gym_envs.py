@@ -143,7 +143,7 @@ def make_vector_env(
     _spec(env_id)
     try:
         env = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
-    except gym.error.Error as error:
+    except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
         raise ValueError(f"cannot build Gymnasium environment {env_id!r}: {error}") from None
     try:
         described = check_spaces(env_id, env.single_observation_space, env.single_action_space)
@@ -167,7 +167,7 @@ def make_env(env_id: str, *, statistics_window: int = 100, **env_kwargs: Any) ->
     _spec(env_id)
     try:
         env = gym.make(env_id, **env_kwargs)
-    except gym.error.Error as error:
+    except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
         raise ValueError(f"cannot build Gymnasium environment {env_id!r}: {error}") from None
     try:
         described = check_spaces(env_id, env.observation_space, env.action_space)
