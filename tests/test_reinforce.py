@@ -315,6 +315,20 @@ def test_sampled_actions_follow_the_policy_probabilities():
     assert abs(actions.mean() - probability) < Z_TOLERANCE * standard_error
 
 
+def test_sampled_gaussian_actions_have_the_policy_mean_and_standard_deviation():
+    agent = Reinforce(small_config(env="Pendulum-v1", num_envs=2, initial_log_std=-1.0))
+    observation = np.array([0.6, 0.8, -1.0], dtype=np.float32)
+    draws = 20_000
+    with torch.no_grad():  # move the mean away from 0; sigma = e^-1 keeps samples inside [-2, 2]
+        agent.policy.mean.layers[-1].bias.fill_(0.5)
+        mean = float(agent.policy.mode(torch.as_tensor(observation[None])))
+    actions = agent.act(np.repeat(observation[None], draws, axis=0))[:, 0]
+    sigma = math.exp(-1.0)
+    assert abs(actions.mean() - mean) < Z_TOLERANCE * sigma / math.sqrt(draws)
+    assert abs(actions.std() - sigma) < Z_TOLERANCE * sigma / math.sqrt(2 * draws)
+    assert float(agent.act(observation, deterministic=True)[0]) == pytest.approx(mean)
+
+
 def test_policy_log_probabilities_and_entropies_match_torch_distributions():
     agent = Reinforce(small_config(num_envs=2))
     observations = torch.randn(7, 4, generator=torch.Generator().manual_seed(0))
@@ -363,6 +377,34 @@ def test_pendulum_box_gaussian_runs_a_few_iterations_with_actions_in_bounds():
     actions = agent.act(far_out)
     assert actions.shape == (64, 1) and np.all(np.abs(actions) <= 2.0)
     assert agent.act(far_out[0], deterministic=True).shape == (1,)
+
+
+class ShiftedActionsEnv(gym.Env):
+    """Actions ``Discrete(3, start=-1)``; each step pays the action itself; 5 steps per episode."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(3, start=-1)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} outside {self.action_space}")
+        return np.zeros(2, np.float32), float(action), False, False, {}
+
+
+SHIFTED_ACTIONS_ID = "AscentrlReinforceTest/ShiftedActions-v0"
+gym.register(SHIFTED_ACTIONS_ID, ShiftedActionsEnv, max_episode_steps=5)
+
+
+def test_discrete_actions_with_a_start_are_shifted_and_learned():
+    agent = Reinforce(small_config(env=SHIFTED_ACTIONS_ID, num_envs=16, lr=0.1))
+    assert set(agent.act(np.zeros((300, 2), np.float32)).tolist()) == {-1, 0, 1}
+    history = agent.train(800, eval_episodes=4)
+    assert int(agent.act(np.zeros(2, np.float32), deterministic=True)) == 1  # the best action
+    assert history.records[-1].mean_return > history.records[0].mean_return
 
 
 def test_value_baseline_bootstraps_at_truncation_and_not_at_termination():
