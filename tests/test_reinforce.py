@@ -379,6 +379,58 @@ def test_pendulum_box_gaussian_runs_a_few_iterations_with_actions_in_bounds():
     assert agent.act(far_out[0], deterministic=True).shape == (1,)
 
 
+def test_rollout_learns_only_from_each_envs_first_episode():
+    agent = Reinforce(small_config(num_envs=8, entropy_coef=0.01))
+    batch = agent.collect_episodes()
+    done = (batch.terminated | batch.truncated).numpy()
+    expected_valid = np.zeros_like(done)
+    for n in range(done.shape[1]):
+        end = int(np.argmax(done[:, n]))  # every env finishes its first episode in the rollout
+        assert done[end, n]
+        expected_valid[: end + 1, n] = True
+    assert np.array_equal(batch.valid.numpy(), expected_valid)
+    assert (~batch.valid).any(), "no env finished early: nothing masked to test"
+    assert torch.all(batch.rewards[batch.valid] == 1.0)  # CartPole pays 1 per real step
+
+    def objective_gradient(batch: EpisodeBatch) -> tuple[Tensor, list[Tensor]]:
+        weights, _ = agent.weights(batch)
+        agent.policy.zero_grad()
+        objective = agent.policy_objective(batch, weights)
+        objective.backward()
+        return weights, [parameter.grad.clone() for parameter in agent.policy.parameters()]
+
+    weights, gradient = objective_gradient(batch)
+    assert torch.all(weights[~batch.valid] == 0.0)
+    # Whatever happens after an env's first episode (the autoreset step, later episodes) is ignored:
+    # scrambling those observations, actions and rewards changes neither the weights nor the gradient.
+    generator = torch.Generator().manual_seed(0)
+    invalid = ~batch.valid
+    scrambled = dataclasses.replace(
+        batch,
+        observations=torch.cat((torch.where(invalid.unsqueeze(-1), torch.randn(batch.observations[:-1].shape,
+                                                                                generator=generator),
+                                            batch.observations[:-1]), batch.observations[-1:])),
+        actions=torch.where(invalid, 1 - batch.actions, batch.actions),
+        rewards=torch.where(invalid, 100.0, batch.rewards),
+    )
+    scrambled_weights, scrambled_gradient = objective_gradient(scrambled)
+    torch.testing.assert_close(scrambled_weights, weights)
+    for a, b in zip(scrambled_gradient, gradient):
+        torch.testing.assert_close(a, b)
+
+
+def test_entropy_bonus_adds_beta_times_the_mean_episode_entropy():
+    plain = Reinforce(small_config(num_envs=4))
+    bonus = Reinforce(small_config(num_envs=4, entropy_coef=0.3))
+    batch = plain.collect_episodes()
+    weights, _ = plain.weights(batch)
+    with torch.no_grad():
+        distribution = torch.distributions.Categorical(logits=plain.policy.logits(batch.observations[:-1]))
+        entropy_per_episode = (distribution.entropy() * batch.valid).sum() / batch.num_episodes
+        difference = bonus.policy_objective(batch, weights) - plain.policy_objective(batch, weights)
+    assert float(difference) == pytest.approx(0.3 * float(entropy_per_episode), rel=1e-5)
+
+
 class ShiftedActionsEnv(gym.Env):
     """Actions ``Discrete(3, start=-1)``; each step pays the action itself; 5 steps per episode."""
 
