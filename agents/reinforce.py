@@ -206,7 +206,7 @@ class UpdateRecord:
     mean_return: float
     """Mean undiscounted return of the last 100 finished training episodes (nan before any)."""
     objective: float
-    """Value of the policy objective J before the step."""
+    """Value of the policy objective J before the step (nan when the update was skipped)."""
 
 
 @dataclass
@@ -569,6 +569,7 @@ class Reinforce:
                         f"iteration {self.iterations}: {error}; training stopped. "
                         + (f"Last good checkpoint: {self.last_checkpoint[0]} (iteration "
                            f"{self.last_checkpoint[1]})" if self.last_checkpoint else "No checkpoint was written")
+                        + ". on_nonfinite='skip' would skip such updates instead"
                     ) from None
                 history.skipped_iterations.append(self.iterations)
                 objective = math.nan
@@ -725,7 +726,7 @@ class Reinforce:
                 agent.env.length_queue.extend(statistics["lengths"].numpy())
             if payload.get("training_run") is not None:
                 agent.training_run = TrainingRun.from_state(payload["training_run"])
-            if restore_global_rng:
+            if restore_global_rng and payload.get("global_rng") is not None:  # older files lack them
                 restore_rng_states(payload["global_rng"])
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
             agent.env.close()

@@ -303,3 +303,15 @@ def test_stop_on_signals_records_the_first_signal_and_restores_the_handlers():
         StopOnSignals().exit_code
     with pytest.raises(ValueError, match="signals"):
         StopOnSignals(signals=())
+
+
+def test_the_script_repeats_itself_for_a_seed_and_differs_across_seeds(train_cartpole, uninterrupted, tmp_path):
+    expected_code, expected_folder = uninterrupted
+    truth = load_checkpoint(expected_folder / "checkpoint.pt", "Reinforce")
+    assert train_cartpole.main([*SMALL_RUN, "--out", str(tmp_path / "again")]) == expected_code
+    assert_same_training_state(load_checkpoint(tmp_path / "again" / "checkpoint.pt", "Reinforce"), truth)
+    assert read_progress(tmp_path / "again") == read_progress(expected_folder)
+    train_cartpole.main([*SMALL_RUN, "--seed", "1", "--out", str(tmp_path / "other")])
+    other = load_checkpoint(tmp_path / "other" / "checkpoint.pt", "Reinforce")
+    assert not all(torch.equal(other["policy"][name], tensor) for name, tensor in truth["policy"].items())
+    assert read_progress(tmp_path / "other") != read_progress(expected_folder)
