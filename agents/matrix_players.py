@@ -19,6 +19,16 @@ A player's strategy is either ``softmax(logits)`` (``parameterization="softmax"`
 probability vector itself kept on the simplex by exact Euclidean projection
 (``parameterization="simplex"``: projected gradient ascent). A player may hold a batch of
 strategies (shape ``(*batch, A)``) to run many starting profiles, or many games, at once.
+
+Why a simplex player reads its strategy as ``θ − mean(θ) + 1/A``: on the simplex this is ``θ``
+itself, but it makes autograd see the game restricted to the simplex's affine hull, so
+``∇u_i`` is the *tangent* gradient ``(I − 11ᵀ/A) d_i`` and every Hessian-vector product is taken
+in the tangent space. The raw gradient ``d_i`` carries a component along ``1`` that the
+projection discards anyway; first-order dynamics do not care (projecting ``θ + η d_i`` or
+``θ + η (I − 11ᵀ/A) d_i`` gives the same point), but the second-order corrections of ``sga``,
+``consensus`` and ``lola`` would mix that meaningless component into real directions. In the
+prisoner's dilemma, for instance, it turned SGA and LOLA into cooperate/cooperate (NashConv 4):
+the normal components of ``A`` and ``Aᵀ`` differ and looked like a rotation.
 """
 
 from __future__ import annotations
@@ -71,7 +81,7 @@ class MatrixGamePlayer:
                 " (a zero probability is an infinitely negative logit); use 'simplex' instead"
             )
         self.parameterization = parameterization
-        value = strategy.log() if parameterization == "softmax" else strategy
+        value = strategy.log() if parameterization == "softmax" else project_to_simplex(strategy)
         self.parameter = torch.nn.Parameter(value.clone())
         self.optimizer = Ascent([self.parameter], lr=lr, **ascent_options)
 
@@ -89,10 +99,15 @@ class MatrixGamePlayer:
         return project_to_simplex if self.parameterization == "simplex" else None
 
     def strategy(self) -> Tensor:
-        """The current mixed strategy ``(*batch, A)``, differentiable in :attr:`parameter`."""
+        """The current mixed strategy ``(*batch, A)``, differentiable in :attr:`parameter`.
+
+        For ``"simplex"`` this is the parameter moved onto the simplex's affine hull,
+        ``θ − mean(θ) + 1/A``: equal to ``θ`` (which the projection keeps on the simplex), with
+        gradients in the tangent space (see the module docstring).
+        """
         if self.parameterization == "softmax":
             return torch.softmax(self.parameter, dim=-1)
-        return self.parameter
+        return self.parameter - self.parameter.mean(-1, keepdim=True) + 1.0 / self.num_actions
 
 
 @dataclass(frozen=True)

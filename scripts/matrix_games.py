@@ -98,22 +98,28 @@ def equilibria_to_mark(game: MatrixGame) -> list[list[torch.Tensor]]:
     return []
 
 
-def run(game: MatrixGame, config: MatrixGamesConfig, method: str) -> Trajectory:
-    """One run from the seeded random profile."""
+def method_options(method: str, config: MatrixGamesConfig) -> dict:
+    """LOLA's player assumes its opponent is a naive learner stepping with the players' --lr."""
+    return {"lookahead": config.lr} if method == "lola" else {}
+
+
+def run(game: MatrixGame, config: MatrixGamesConfig, method: str, profile: list[torch.Tensor]) -> Trajectory:
+    """One run of ``method`` from ``profile`` (batched if the game and the profile are)."""
     players = [
         MatrixGamePlayer(initial_strategy=strategy, parameterization=config.parameterization, lr=config.lr)
-        for strategy in game.random_profile(seed=config.seed)
+        for strategy in profile
     ]
-    return play(game, players, method=method, steps=config.steps)
+    return play(game, players, method=method, steps=config.steps, **method_options(method, config))
 
 
-def summary(trajectory: Trajectory) -> dict:
+def summary(trajectory: Trajectory, index: tuple[int, ...] = ()) -> dict:
+    """The JSON object of one run; ``index`` picks a run out of a batched trajectory."""
     return {
         "method": trajectory.method,
         "steps": trajectory.steps,
-        "last_nash_conv": float(trajectory.last_nash_conv),
-        "average_nash_conv": float(trajectory.average_nash_conv),
-        "strategies": [strategy.tolist() for strategy in trajectory.last_strategies],
+        "last_nash_conv": float(trajectory.last_nash_conv[index]),
+        "average_nash_conv": float(trajectory.average_nash_conv[index]),
+        "strategies": [strategy[index].tolist() for strategy in trajectory.last_strategies],
     }
 
 
@@ -134,32 +140,46 @@ def print_run(game: MatrixGame, config: MatrixGamesConfig, trajectory: Trajector
 
 
 def compare_all(config: MatrixGamesConfig) -> list[dict]:
-    """Every method on every catalogue game; a table (or the JSON objects) of NashConv."""
-    rows = []
-    runs = [(name, method) for name in MATRIX_GAMES for method in DYNAMICS]
-    for name, method in tqdm(runs, desc="runs", disable=config.json, leave=False):
+    """Every method on every catalogue game; a table (or the JSON objects) of NashConv.
+
+    Catalogue games of the same shape run as one batch (one run per method and shape, instead
+    of one per method and game), each from the same seeded profile as ``--game NAME`` uses, so
+    every row equals the single-game run.
+    """
+    by_shape: dict[tuple[int, ...], list[MatrixGame]] = {}
+    for name in MATRIX_GAMES:
         game = make_matrix_game(name)
-        if method == "lola" and game.n_players != 2:
-            rows.append({"game": name, "method": method, "skipped": "lola is defined for two players"})
+        by_shape.setdefault(game.num_actions, []).append(game)
+    rows = {}
+    runs = [(games, method) for games in by_shape.values() for method in DYNAMICS]
+    for games, method in tqdm(runs, desc="runs", disable=config.json, leave=False):
+        if method == "lola" and games[0].n_players != 2:
+            for game in games:
+                rows[game.name, method] = {"game": game.name, "method": method, "skipped": "lola is defined for two players"}
             continue
-        rows.append({"game": name, **summary(run(game, config, method))})
+        batch = MatrixGame(torch.stack([game.payoffs for game in games]), batch_dims=1, name="catalogue")
+        profiles = [game.random_profile(seed=config.seed) for game in games]
+        profile = [torch.stack(strategies) for strategies in zip(*profiles)]
+        trajectory = run(batch, config, method, profile)
+        for index, game in enumerate(games):
+            rows[game.name, method] = {"game": game.name, **summary(trajectory, (index,))}
+    ordered = [rows[name, method] for name in MATRIX_GAMES for method in DYNAMICS]
     if config.json:
-        return rows
+        return ordered
     print(
         f"NashConv after {config.steps} steps (last iterate / time average), lr {config.lr},"
         f" {config.parameterization} strategies, seed {config.seed}"
     )
     cell = 21
     print(f"{'game':<28}" + "".join(f"{method:>{cell}}" for method in DYNAMICS))
-    by_key = {(row["game"], row["method"]): row for row in rows}
     for name in MATRIX_GAMES:
         cells = []
         for method in DYNAMICS:
-            row = by_key[(name, method)]
+            row = rows[name, method]
             text = "n/a" if "skipped" in row else f"{row['last_nash_conv']:.1e} / {row['average_nash_conv']:.1e}"
             cells.append(f"{text:>{cell}}")
         print(f"{name:<28}" + "".join(cells))
-    return rows
+    return ordered
 
 
 def plot_trajectory(path: str, game: MatrixGame, trajectory: Trajectory, equilibria) -> None:
@@ -248,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
     seed_everything(config.seed)
+    # The tensors are tiny: splitting their ops across threads costs more than it saves, and on a
+    # busy machine thread contention made batched runs ten times slower.
+    torch.set_num_threads(1)
 
     if game is None:
         rows = compare_all(config)
@@ -255,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rows))
         return 0
 
-    trajectory = run(game, config, config.method)
+    trajectory = run(game, config, config.method, game.random_profile(seed=config.seed))
     if config.json:
         print(json.dumps(summary(trajectory)))
     else:
