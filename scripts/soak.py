@@ -142,15 +142,15 @@ def soak(options: SoakOptions, config: ReinforceConfig, folder: Path) -> int:
     growth = (watch.latest - start) / start
     seconds = time.monotonic() - began
     print(f"trained {seconds / 60:.2f} min: {agent.iterations} iterations, {agent.env_steps:,} steps "
-          f"({agent.env_steps / seconds:,.0f} steps/s), {reloads} reloads from {checkpoint} "
+          f"({agent.env_steps / seconds:,.0f} steps/s), {reloads} reload(s) from {checkpoint} "
           f"(last written at iteration {agent.last_checkpoint[1] if agent.last_checkpoint else 'none'})")
     print(f"resident memory: {watch.at_process_start / MEBIBYTE:.1f} MiB after imports; "
           f"start {start / MEBIBYTE:.1f} MiB (after {options.warmup:g} s warm-up); "
           f"end {watch.latest / MEBIBYTE:.1f} MiB ({growth:+.1%}); peak {watch.peak / MEBIBYTE:.1f} MiB")
     if growth > options.max_growth:
-        print(f"FAIL: resident memory grew {growth:.1%}, more than {options.max_growth:.0%}")
+        print(f"FAIL: resident memory grew by {growth:.1%}, more than the {options.max_growth:.0%} allowed")
         return 1
-    print(f"PASS: resident memory grew {growth:.1%} (limit {options.max_growth:.0%})")
+    print(f"PASS: resident memory changed by {growth:+.1%} (at most {options.max_growth:+.0%} allowed)")
     return 0
 
 

@@ -87,7 +87,8 @@ class RunOptions:
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
         if self.resume is not None and not Path(self.resume).is_file():
-            raise ValueError(f"--resume {self.resume}: no such checkpoint file")
+            problem = "is a folder, not a checkpoint file" if Path(self.resume).is_dir() else "no such checkpoint file"
+            raise ValueError(f"--resume {self.resume}: {problem}")
 
 
 def build_parser() -> CommandLineParser:
@@ -171,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             agent = Reinforce(config)
             target = options.target_return if options.target_return is not None else agent.spaces.reward_threshold
         if options.out is not None:
-            Path(options.out).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(options.out).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ValueError(f"--out {options.out}: cannot create the folder ({error.strerror or error})") from None
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
     checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
