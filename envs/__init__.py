@@ -3,3 +3,4 @@ from ascentrl.envs.gym_envs import EnvSpaces, check_spaces, evaluate_policy, mak
 from ascentrl.envs.matrix_games import MATRIX_GAMES, MatrixGame, make_matrix_game, random_general_sum_game, random_zero_sum_game
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.games.payoffs import best_response_values, best_responses, deviation_payoffs, distance_to_equilibrium, expected_payoffs, exploitability, nash_conv
+from ascentrl.envs.pettingzoo_envs import AgentSpaces, AgentTensors, EnvStepError, ParallelEnvBatch, PettingZooAdapter, describe_agent_spaces, make_parallel_env
