@@ -105,6 +105,8 @@ class MultiAgentConfig:
     """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"consensus_weight": 1.0}."""
     memoryless: bool | None = None
     """Policies ignore observations (one softmax mixed strategy each); none: yes for matrix games."""
+    initial_logit_std: float = 1.0
+    """Memoryless policies start from softmax(z), z ~ N(0, std^2) per action (seeded); 0: uniform."""
     hidden_sizes: tuple[int, ...] = (32,)
     """Hidden layer widths of the policies (tanh); empty for linear ones; unused if memoryless."""
     torch_threads: int | None = 1
@@ -137,6 +139,7 @@ class MultiAgentConfig:
         number("gamma", self.gamma, 0.0, 1.0)
         number("entropy_coef", self.entropy_coef, 0.0)
         number("lr", self.lr, 0.0, include_low=False)
+        number("initial_logit_std", self.initial_logit_std, 0.0)
         if self.max_grad_norm is not None:
             number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
         for name in ("normalize_advantages",):
@@ -274,8 +277,13 @@ class MultiAgentReinforce:
         with warnings.catch_warnings():
             # A memoryless policy's input is empty, so its weight has no entries to initialize.
             warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
-            return [CategoricalPolicy((0 if self.memoryless else spaces.observation_size) + identity,
-                                      spaces.num_actions, hidden) for spaces in described]
+            policies = [CategoricalPolicy((0 if self.memoryless else spaces.observation_size) + identity,
+                                          spaces.num_actions, hidden) for spaces in described]
+        if self.memoryless:
+            with torch.no_grad():
+                for policy in policies:
+                    policy.logits.layers[-1].bias.normal_(0.0, self.config.initial_logit_std)
+        return policies
 
     # ----------------------------------------------------------------------------------- acting
     def _logits(self, observations: list[Tensor]) -> list[Tensor]:

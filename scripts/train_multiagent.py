@@ -1,0 +1,167 @@
+"""Train multi-agent REINFORCE (ascentrl.agents.MultiAgentReinforce): every agent ascends its own return.
+
+--env takes a matrix game name (matching_pennies, rock_paper_scissors, prisoners_dilemma, ...,
+played repeatedly through MatrixGameEnv) or a PettingZoo id such as classic/rps-v2. --method picks
+independent or parameter-shared REINFORCE learners, or a game dynamics that steps all agents at
+once on their sampled returns: simultaneous, alternating, optimistic, extragradient, sga, consensus
+or lola (two agents). For a matrix game the learned mixed strategies and their exploitability
+(NashConv) are tracked after every iteration, and --target-nash-conv can stop training early.
+
+With --out DIR it writes summary.json (final NashConv under "nash_conv", null for other envs),
+progress.csv, checkpoint.pt, config.json and returns.png, plus strategies.png and nash_conv.png for
+matrix games. wall_seconds counts training only, not start-up or building the envs. Exit code: 0
+when done (or the target was reached), 1 when a --target-nash-conv was not reached, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ascentrl.agents import MultiAgentConfig, MultiAgentHistory, MultiAgentRecord, MultiAgentReinforce
+from ascentrl.runs import (
+    CommandLineParser,
+    add_config_arguments,
+    config_from_args,
+    fail,
+    seed_everything,
+    write_csv,
+    write_json,
+    write_line_plot,
+)
+
+
+@dataclass
+class RunOptions:
+    """How long to train, when to stop, and where to write."""
+
+    iterations: int = 300
+    """Updates (each one rollout of num_envs episodes); fewer if the NashConv target is reached."""
+    target_nash_conv: float | None = None
+    """Matrix games only: stop once the learned strategies' NashConv is at most this."""
+    out: str | None = None
+    """Folder for summary.json, progress.csv, checkpoint.pt, config.json and the plots."""
+    progress_bar: bool = True
+    """Show a tqdm progress bar with iterations, NashConv or mean returns."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
+            raise ValueError(f"--iterations must be a positive integer, got {self.iterations!r}")
+        if self.target_nash_conv is not None and not (
+            math.isfinite(self.target_nash_conv) and self.target_nash_conv >= 0
+        ):
+            raise ValueError(f"--target-nash-conv must be a finite number >= 0, got {self.target_nash_conv!r}")
+
+
+def build_parser() -> CommandLineParser:
+    parser = CommandLineParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser.add_argument_group("run"), RunOptions)
+    add_config_arguments(parser.add_argument_group("learners"), MultiAgentConfig)
+    return parser
+
+
+def progress_row(record: MultiAgentRecord, action_names: list[list[str]] | None) -> dict[str, float]:
+    """One progress.csv row: counters, each agent's mean return, NashConv and strategies."""
+    row = {field: getattr(record, field)
+           for field in ("iteration", "env_steps", "agent_steps", "episodes", "wall_seconds")}
+    row.update({f"return_{agent}": value for agent, value in record.mean_returns.items()})
+    if record.strategies is not None:
+        row["nash_conv"] = record.nash_conv
+        for names, (agent, strategy) in zip(action_names, record.strategies.items()):
+            row.update({f"p_{agent}_{name}": probability for name, probability in zip(names, strategy)})
+    return row
+
+
+def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptions, history: MultiAgentHistory) -> None:
+    config, records = learners.config, history.records
+    is_game = learners.game is not None
+    last = records[-1]
+    write_json(folder / "summary.json", {
+        "seed": config.seed,
+        "env": config.env,
+        "method": config.method,
+        "iterations": learners.iterations,
+        "env_steps": history.env_steps,
+        "agent_steps": history.agent_steps,
+        "episodes": history.episodes,
+        "wall_seconds": history.wall_seconds,
+        "mean_returns": last.mean_returns,
+        "nash_conv": history.nash_conv if is_game else None,
+        "strategies": last.strategies,
+        "target_nash_conv": options.target_nash_conv,
+        "reached_target": history.reached_target if options.target_nash_conv is not None else None,
+    })
+    action_names = [list(names) for names in learners.game.action_names] if is_game else None
+    rows = [progress_row(record, action_names) for record in records]
+    write_csv(folder / "progress.csv", list(rows[0]), rows)
+    learners.save(folder / "checkpoint.pt")
+    write_json(folder / "config.json", {"learners": dataclasses.asdict(config), "run": dataclasses.asdict(options)})
+    iterations = [record.iteration for record in records]
+    title = f"{config.method} on {config.env}, seed {config.seed}"
+    write_line_plot(folder / "returns.png",
+                    {agent: (iterations, [r.mean_returns[agent] for r in records]) for agent in learners.agents},
+                    xlabel="iteration", ylabel="mean return per episode", title=title)
+    if is_game:
+        strategy_series = {
+            f"{agent}: {name}": (iterations, [r.strategies[agent][action] for r in records])
+            for agent, names in zip(learners.agents, action_names) for action, name in enumerate(names)
+        }
+        write_line_plot(folder / "strategies.png", strategy_series, xlabel="iteration",
+                        ylabel="probability", title=f"learned mixed strategies: {title}")
+        target = options.target_nash_conv
+        write_line_plot(folder / "nash_conv.png", {"NashConv": (iterations, [r.nash_conv for r in records])},
+                        xlabel="iteration", ylabel="NashConv", title=title,
+                        reference=("target", target) if target is not None else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        options = config_from_args(RunOptions, arguments)
+        config = config_from_args(MultiAgentConfig, arguments)
+        if options.out is not None:
+            Path(options.out).mkdir(parents=True, exist_ok=True)
+        seed_everything(config.seed)
+        learners = MultiAgentReinforce(config)
+        if options.target_nash_conv is not None and learners.game is None:
+            learners.close()
+            raise ValueError(f"--target-nash-conv needs a matrix game; {config.env} is not one")
+    except (ValueError, TypeError, OSError) as error:
+        fail(parser, error)
+
+    bar = tqdm(total=options.iterations, unit="it", disable=not options.progress_bar,
+               desc=f"{config.method} {config.env}", dynamic_ncols=True)
+
+    def on_update(record: MultiAgentRecord) -> None:
+        bar.update(1)
+        if record.strategies is not None:
+            bar.set_postfix(nash_conv=f"{record.nash_conv:.4f}", refresh=False)
+        else:
+            bar.set_postfix({agent: f"{value:.2f}" for agent, value in record.mean_returns.items()}, refresh=False)
+
+    history = learners.train(options.iterations, target_nash_conv=options.target_nash_conv, on_update=on_update)
+    bar.close()
+    learners.close()
+
+    last = history.records[-1]
+    outcome = (f"NashConv {history.nash_conv:.4f}" if learners.game is not None else
+               "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
+    print(f"{config.method} on {config.env}, seed {config.seed}: {learners.iterations} iterations, "
+          f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {outcome}")
+    if options.out is not None:
+        write_outputs(Path(options.out), learners, options, history)
+        print(f"wrote {options.out}/summary.json, progress.csv, checkpoint.pt, config.json and plots")
+    reached = options.target_nash_conv is None or history.reached_target
+    return 0 if reached else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
