@@ -38,6 +38,35 @@ GANs. The dynamics that need second derivatives use autograd's Hessian-vector pr
   the effect of its own parameters on that step:
   ``∇_{θ_1} u_1 + η ∇_{θ_1}⟨stop(∇_{θ_2} u_1), ∇_{θ_2} u_2⟩``, and symmetrically for player 2.
 
+Constrained players: for parameters kept on an affine set by their projection (mixed
+strategies on the simplex), evaluate the objectives through the affine map onto that set's hull
+(for the simplex ``θ ↦ θ − mean(θ) + 1/A``, as :class:`ascentrl.agents.MatrixGamePlayer` does).
+Then ``g`` and every Hessian-vector product live in the tangent space. With raw parameters the
+first-order dynamics take the same projected steps, but the second-order terms of ``sga``,
+``consensus`` and ``lola`` pick up the gradient's meaningless component normal to the set: in the
+prisoner's dilemma that component looked like a rotation and drove SGA and LOLA to
+cooperate/cooperate.
+
+What the corrections do on the matrix-game catalogue (``scripts/matrix_games.py --game all``) is
+genuine behaviour of these methods, not a defect of the implementation:
+
+* ``sga`` seeks *stable* fixed points of the game. Jordan's three-player matching pennies has none
+  in the interior (its equilibrium is a saddle of the dynamics), so SGA's sign rule pushes away
+  from it and the projected iterate stalls at a pure profile such as (tails, tails, heads), where
+  the adjusted direction of every player points out of its simplex or vanishes: NashConv 2.
+* ``consensus`` descends ``½‖g‖²`` besides ascending. Its fixed points are where
+  ``(I − γJᵀ) g = 0``, which holds away from equilibria whenever ``Jᵀ`` has the eigenvalue
+  ``1/γ``: in coordination (tangent-space ``J = [[0, 1], [1, 0]]``) with ``γ = 1`` every symmetric
+  profile is stationary. The consensus term is a gradient step on ``½‖g‖²`` of size
+  ``lr·γ·‖J‖²``; with large payoffs (chicken: ``‖J‖ = 5``) and ``lr = 0.2`` it overshoots and the
+  iterates settle in a two-cycle between non-equilibria (a smaller ``lr`` or ``γ`` converges).
+* ``lola`` is not equilibrium-seeking: its fixed points solve ``g + η·shaping = 0``. With a long
+  look-ahead (``η = 1``) each player shapes the other's learning more than it follows its own
+  payoff: in chicken both go straight to make the other swerve, in the battle of the sexes both
+  insist on their favourite event, and in Shapley's game it stops at an interior non-equilibrium.
+  With ``η`` equal to the opponent's actual step size (0.2 in the script) chicken and the battle of
+  the sexes reach pure equilibria.
+
 Batched games: with ``batch_dims = k`` every parameter has ``k`` leading dimensions that index
 independent games (or independent starting profiles of one game), and every objective has
 shape ``batch``. Gradients of the summed objectives are the per-game gradients because games do
@@ -176,7 +205,7 @@ class GameDynamics:
 
     def _per_game(self, values: Tensor, like: Tensor) -> Tensor:
         """Reshape per-game ``values`` to broadcast against a parameter-shaped tensor."""
-        return values.reshape(*values.shape, *([1] * (like.dim() - self.batch_dims)))
+        return values.reshape(tuple(values.shape) + (1,) * (like.dim() - self.batch_dims))
 
     @staticmethod
     def _stack(values: Sequence[Tensor]) -> Tensor:
