@@ -57,6 +57,13 @@ import torch
 from torch import Tensor
 
 from ascentrl import Ascent
+from ascentrl.distributed import (
+    DistributedContext,
+    all_reduce_gradients,
+    all_reduce_sum,
+    broadcast_parameters,
+    rank_seed,
+)
 from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.envs.gym_envs import EnvSpaces, evaluate_policy, make_vector_env
 from ascentrl.returns import (
@@ -280,8 +287,14 @@ class Reinforce:
         action = agent.act(observation, deterministic=True)
     """
 
-    def __init__(self, config: ReinforceConfig | None = None) -> None:
+    def __init__(self, config: ReinforceConfig | None = None, *,
+                 distributed: DistributedContext | None = None) -> None:
         self.config = config = config if config is not None else ReinforceConfig()
+        if distributed is not None and not isinstance(distributed, DistributedContext):
+            raise TypeError("distributed must be the DistributedContext returned by "
+                            f"ascentrl.distributed.init_distributed(), got {type(distributed).__name__}")
+        self.distributed = distributed if distributed is not None else DistributedContext()
+        """This process's place in a data-parallel job; rank 0 of 1 without torchrun."""
         env_kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
         self.env, self.spaces = make_vector_env(config.env, config.num_envs,
                                                 statistics_window=STATISTICS_WINDOW, **env_kwargs)
@@ -296,7 +309,11 @@ class Reinforce:
             self.policy = self._make_policy(self.spaces)
             self.value = (MLP(self.spaces.observation_size, config.hidden_sizes, 1)
                           if config.baseline == "value" else None)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        for network in (self.policy, self.value):
+            if network is not None:  # identical already (same seed); made certain for the rare
+                broadcast_parameters(network, self.distributed)  # platform where init differs
+        # Every rank acts with its own noise and envs; rank 0's are the single-process run's.
+        self.generator = torch.Generator().manual_seed(self._rank_seed)
         try:
             self.policy_optimizer = Ascent(self.policy.parameters(), lr=config.lr,
                                            clip_norm=config.max_grad_norm, **config.ascent)
@@ -333,13 +350,18 @@ class Reinforce:
         return np.clip(action, self.spaces.action_low, self.spaces.action_high)
 
     # ----------------------------------------------------------------------------------- rollout
+    @property
+    def _rank_seed(self) -> int:
+        """The seed of this rank's envs and noise: ``seed`` itself on rank 0 (and without torchrun)."""
+        return rank_seed(self.config.seed, self.distributed.rank)
+
     def rollout_seed(self) -> int:
-        """Seed of the envs' reset before the next rollout, a function of ``(seed, iteration)`` only.
+        """Seed of the envs' reset before the next rollout, a function of ``(seed, rank, iteration)`` only.
 
         Reseeding every rollout makes the envs' randomness part of the saved counters, so no
         generator state of the (any) Gymnasium env has to be captured for an exact resume.
         """
-        return int(np.random.SeedSequence([self.config.seed, self.iterations]).generate_state(1)[0])
+        return int(np.random.SeedSequence([self._rank_seed, self.iterations]).generate_state(1)[0])
 
     def collect_episodes(self) -> EpisodeBatch:
         """Run the policy from a reset until every env has finished one episode (step 1)."""
@@ -437,11 +459,15 @@ class Reinforce:
         objective = self.policy_objective(batch, weights)
         self.policy_optimizer.zero_grad(set_to_none=True)
         objective.backward()
+        # Data-parallel: every rank's gradient becomes the episode-weighted mean over all ranks
+        # (a no-op in a single process), so every rank takes the same step.
+        all_reduce_gradients(self.policy, batch.num_episodes, self.distributed)
         value_objective = None
         if self.value is not None:
             value_objective = self.value_objective(batch, targets)
             self.value_optimizer.zero_grad(set_to_none=True)
             value_objective.backward()
+            all_reduce_gradients(self.value, int(batch.valid.sum()), self.distributed)
         problem = non_finite_report(
             {"policy objective": objective, "value objective": value_objective},
             {"policy": self.policy.parameters(),
@@ -551,14 +577,16 @@ class Reinforce:
         history = run.history
         start, seconds_before = time.perf_counter(), history.wall_seconds
 
+        main_process = self.distributed.is_main
+
         def checkpoint(wanted: bool) -> None:
             history.wall_seconds = seconds_before + time.perf_counter() - start
             history.env_steps, history.episodes = self.env_steps, self.episodes
-            if wanted and checkpoint_path is not None:
+            if wanted and checkpoint_path is not None and main_process:
                 self.save(checkpoint_path)
 
         while self.env_steps < run.stop_at:
-            episodes_before = self.env.episode_count
+            episodes_before, steps_before = self.env.episode_count, self.env_steps
             batch = self.collect_episodes()
             self.iterations += 1
             try:
@@ -573,15 +601,26 @@ class Reinforce:
                     ) from None
                 history.skipped_iterations.append(self.iterations)
                 objective = math.nan
-            self.episodes += int(self.env.episode_count - episodes_before)
+            # Counters, the return window and the stop request summed over all ranks (as they
+            # are in a single process), so every rank takes the same decisions below.
             recent = self.env.return_queue
-            mean_return = float(np.mean(recent)) if recent else math.nan
+            totals = all_reduce_sum({
+                "steps": self.env_steps - steps_before,
+                "episodes": self.env.episode_count - episodes_before,
+                "window_sum": float(np.sum(recent, dtype=np.float64)),
+                "window_count": len(recent),
+                "full_windows": len(recent) == STATISTICS_WINDOW,
+                "stop_requests": should_stop is not None and should_stop(),
+            }, self.distributed)
+            self.env_steps = steps_before + int(totals["steps"])
+            self.episodes += int(totals["episodes"])
+            mean_return = totals["window_sum"] / totals["window_count"] if totals["window_count"] else math.nan
             record = UpdateRecord(self.iterations, self.env_steps, self.episodes,
                                   seconds_before + time.perf_counter() - start, mean_return, objective)
             history.records.append(record)
             if on_update is not None:
                 on_update(record)
-            if (run.target_return is not None and len(recent) == STATISTICS_WINDOW
+            if (run.target_return is not None and totals["full_windows"] == self.distributed.world_size
                     and mean_return >= run.target_return):
                 history.evaluations.append((self.env_steps, self.evaluate(run.eval_episodes)))
                 run.evaluated_at = self.env_steps
@@ -589,7 +628,7 @@ class Reinforce:
                     history.solved = True
                     break
             checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
-            if should_stop is not None and self.env_steps < run.stop_at and should_stop():
+            if totals["stop_requests"] and self.env_steps < run.stop_at:
                 history.interrupted = True
                 checkpoint(True)
                 return history
@@ -600,7 +639,7 @@ class Reinforce:
         history.env_steps, history.episodes = self.env_steps, self.episodes
         history.eval_mean_return = history.evaluations[-1][1]
         run.finished = True
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and main_process:
             self.save(checkpoint_path)
         return history
 
@@ -609,27 +648,37 @@ class Reinforce:
 
         Evaluation envs are seeded from ``seed + 1_000_003`` on, with new seeds for every call, and
         are separate from the training envs; the procedure is
-        :func:`ascentrl.envs.gym_envs.evaluate_policy`.
+        :func:`ascentrl.envs.gym_envs.evaluate_policy`. In a data-parallel job this is a collective
+        call: each rank runs its share of the episodes (with seeds of its own) and every rank
+        returns the mean over all of them.
         """
         if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
             raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
-        if self._evaluation_env is None or self._evaluation_env.num_envs != num_episodes:
-            if self._evaluation_env is not None:
-                self._evaluation_env.close()
-            self._evaluation_env, _ = make_vector_env(self.config.env, num_episodes,
-                                                      record_statistics=False, **self._env_kwargs)
-        # Every evaluation gets fresh, reproducible seeds (a sync vector env seeds its sub-envs
-        # seed, seed + 1, ...; a native one draws all from one generator).
-        seed = self.config.seed + EVALUATION_SEED_OFFSET + self.evaluations * num_episodes
+        # Data-parallel: rank r runs its share of the episodes, with the seeds the single process
+        # would give those episodes, and the returns are summed over ranks.
+        rank, world_size = self.distributed.rank, self.distributed.world_size
+        share = num_episodes // world_size + (rank < num_episodes % world_size)
+        first_episode = rank * (num_episodes // world_size) + min(rank, num_episodes % world_size)
+        returns_sum = 0.0
+        if share:
+            if self._evaluation_env is None or self._evaluation_env.num_envs != share:
+                if self._evaluation_env is not None:
+                    self._evaluation_env.close()
+                self._evaluation_env, _ = make_vector_env(self.config.env, share,
+                                                          record_statistics=False, **self._env_kwargs)
+            # Every evaluation gets fresh, reproducible seeds (a sync vector env seeds its sub-envs
+            # seed, seed + 1, ...; a native one draws all from one generator).
+            seed = self.config.seed + EVALUATION_SEED_OFFSET + self.evaluations * num_episodes + first_episode
+            with torch.inference_mode():
+                returns = evaluate_policy(
+                    self._evaluation_env,
+                    lambda observation: self._policy_action(observation.reshape(share, -1), deterministic),
+                    self.episode_step_limit,
+                    seed=seed,
+                )
+            returns_sum = float(returns.sum())
         self.evaluations += 1
-        with torch.inference_mode():
-            returns = evaluate_policy(
-                self._evaluation_env,
-                lambda observation: self._policy_action(observation.reshape(num_episodes, -1), deterministic),
-                self.episode_step_limit,
-                seed=seed,
-            )
-        return float(returns.mean())
+        return all_reduce_sum({"returns": returns_sum}, self.distributed)["returns"] / num_episodes
 
     # ------------------------------------------------------------------------------- inference
     def _policy_action(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:

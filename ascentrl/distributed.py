@@ -58,6 +58,7 @@ __all__ = [
     "broadcast_parameters",
     "init_distributed",
     "rank_seed",
+    "replicas_identical",
 ]
 
 BACKENDS = ("gloo", "nccl")
@@ -321,6 +322,32 @@ def broadcast_parameters(
             dist.broadcast(flat, src=src)
             for tensor, chunk in zip(group, flat.split([tensor.numel() for tensor in group])):
                 tensor.copy_(chunk.view_as(tensor))
+
+
+def replicas_identical(module_or_params: ParametersOrModule, context: DistributedContext) -> bool:
+    """Whether every rank holds bit-for-bit the same values as rank 0 (a check, not a repair).
+
+    Broadcasts rank 0's tensors (as :func:`broadcast_parameters` would, but into copies), compares
+    them exactly on every rank and all-reduces the verdict, so every rank returns the same answer.
+    Data-parallel ascent keeps replicas identical by construction; call this once at the end of a
+    run to prove it. Always True in a single process.
+    """
+    _check_context(context)
+    if isinstance(module_or_params, nn.Module):
+        tensors = [*module_or_params.parameters(), *module_or_params.buffers()]
+    else:
+        tensors = _parameters(module_or_params)
+    if not _needs_collectives(context):
+        return True
+    mismatches = 0
+    with torch.no_grad():
+        for tensor in tensors:
+            reference = tensor.detach().clone()
+            dist.broadcast(reference, src=0)
+            mismatches += int(not torch.equal(reference, tensor.detach()))
+    verdict = torch.tensor([mismatches], dtype=torch.float64, device=_collective_device(context))
+    dist.all_reduce(verdict, op=dist.ReduceOp.SUM)
+    return bool(verdict.item() == 0)
 
 
 def all_reduce_sum(values: Mapping[str, float], context: DistributedContext) -> dict[str, float]:

@@ -18,6 +18,11 @@ with the settings saved in it (only --out, --checkpoint-every, --progress-bar an
 be given again; --out defaults to the checkpoint's folder); for the same seed on CPU it ends with the
 same parameters and summary.json numbers (wall time aside) as a run that was never stopped.
 
+Data-parallel: `torchrun --standalone --nproc_per_node N scripts/train_cartpole.py ...` runs N
+processes that each collect --num-envs episodes per iteration with their own seeds, average their
+gradients (weighted by episodes) and take the same step, so the parameters stay identical. Only
+rank 0 shows progress and writes files; summary.json records world_size. --resume is single-process.
+
 Exit code: 0 when solved (or when there is no target), 1 when the budget ran out first, 2 on bad
 input, 3 when training stopped on a NaN/inf objective or gradient (--on-nonfinite skip skips those
 updates instead), 130/143 when interrupted.
@@ -33,9 +38,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch.distributed.elastic.multiprocessing.errors import record
 from tqdm import tqdm
 
 from ascentrl.agents import Reinforce, ReinforceConfig, TrainHistory, UpdateRecord
+from ascentrl.distributed import DistributedContext, init_distributed, replicas_identical
 from ascentrl.interrupts import StopOnSignals
 from ascentrl.runs import (
     CommandLineParser,
@@ -132,6 +139,7 @@ def write_outputs(folder: Path, agent: Reinforce, options: RunOptions, target: f
                   history: TrainHistory) -> None:
     write_json(folder / "summary.json", {
         "seed": agent.config.seed,
+        "world_size": agent.distributed.world_size,
         "solved": history.solved,
         "env_steps": history.env_steps,
         "episodes": history.episodes,
@@ -157,38 +165,52 @@ def write_outputs(folder: Path, agent: Reinforce, options: RunOptions, target: f
     )
 
 
+@record  # under torchrun, a failing rank's traceback goes into torchrun's failure summary
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
         options = config_from_args(RunOptions, arguments)
+        context = init_distributed()
         if options.resume is not None:
+            if context.world_size > 1:
+                raise ValueError(f"--resume: a run is resumed in a single process, not under torchrun "
+                                 f"(world size {context.world_size})")
             agent, options = resume_agent(argv, options)
             config = agent.config
             target = options.target_return
         else:
             config = config_from_args(ReinforceConfig, arguments)
             seed_everything(config.seed)
-            agent = Reinforce(config)
+            agent = Reinforce(config, distributed=context)
             target = options.target_return if options.target_return is not None else agent.spaces.reward_threshold
-        if options.out is not None:
+        if options.out is not None and context.is_main:
             try:
                 Path(options.out).mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise ValueError(f"--out {options.out}: cannot create the folder ({error.strerror or error})") from None
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
+    with context:
+        return train(parser, agent, options, target, context, argv)
+
+
+def train(parser: CommandLineParser, agent: Reinforce, options: RunOptions, target: float | None,
+          context: DistributedContext, argv: list[str] | None) -> int:
+    """Train with a progress bar, checkpoints and signal handling; write the outputs (rank 0)."""
+    config = agent.config
     checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
+    report = context.is_main  # the other ranks of a data-parallel job train silently
 
     writer = None
-    if options.tensorboard:
+    if options.tensorboard and report:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=str(Path(options.out) / "tensorboard"))
 
     with StopOnSignals() as stop:
         bar = tqdm(total=options.total_steps, initial=min(agent.env_steps, options.total_steps), unit="step",
-                   unit_scale=True, disable=not options.progress_bar, desc=config.env, dynamic_ncols=True)
+                   unit_scale=True, disable=not (options.progress_bar and report), desc=config.env, dynamic_ncols=True)
 
         def on_update(record: UpdateRecord) -> None:
             bar.update(min(record.env_steps, options.total_steps) - bar.n)
@@ -210,12 +232,15 @@ def main(argv: list[str] | None = None) -> int:
             if writer is not None and not history.interrupted:
                 writer.add_scalar("eval/mean_return", history.eval_mean_return, history.env_steps)
         except NonFiniteUpdateError as error:
-            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            if report:
+                print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return EXIT_NON_FINITE
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
+    if history.interrupted and not report:
+        return stop.exit_code
     if history.interrupted:
         if checkpoint_path is None:
             checkpoint_path = Path(f"{config.env}-seed{config.seed}-interrupted") / "checkpoint.pt"
@@ -226,10 +251,16 @@ def main(argv: list[str] | None = None) -> int:
               f"--resume {checkpoint_path}", flush=True)
         return stop.exit_code
 
+    networks = [agent.policy] + ([agent.value] if agent.value is not None else [])
+    if not all(replicas_identical(network, context) for network in networks):
+        raise RuntimeError("data-parallel ranks ended with different parameters; please report this bug")
+    if not report:
+        return 0 if history.solved or target is None else 1
     verdict = "solved" if history.solved else ("not solved" if target is not None else "done")
     skipped = (f"; {len(history.skipped_iterations)} updates skipped for non-finite values"
                if history.skipped_iterations else "")
-    print(f"{config.env} seed {config.seed}: {verdict} after {history.env_steps} steps, "
+    processes = f" on {context.world_size} processes" if context.world_size > 1 else ""
+    print(f"{config.env} seed {config.seed}{processes}: {verdict} after {history.env_steps} steps, "
           f"{history.episodes} episodes, {history.wall_seconds:.2f} s; "
           f"greedy evaluation mean return {history.eval_mean_return:.1f}"
           + (f" (target {target:g})" if target is not None else "") + skipped)
