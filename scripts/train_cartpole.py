@@ -165,7 +165,6 @@ def write_outputs(folder: Path, agent: Reinforce, options: RunOptions, target: f
     )
 
 
-@record  # under torchrun, a failing rank's traceback goes into torchrun's failure summary
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
@@ -271,4 +270,5 @@ def train(parser: CommandLineParser, agent: Reinforce, options: RunOptions, targ
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # record: under torchrun, a failing rank's traceback goes into torchrun's failure summary.
+    sys.exit(record(main)())
