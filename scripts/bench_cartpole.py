@@ -12,6 +12,10 @@ batch 256, gae_lambda 0.8, gamma 0.98, 20 epochs, ent_coef 0, learning rate line
 clip range linear from 0.2 (both decaying to 0 over --sb3-steps, the zoo's 1e5 by default). The
 seeds are interleaved (REINFORCE seed s, then PPO seed s) so background load hits both alike.
 Needs the `bench` extra (stable-baselines3).
+
+With --nproc N it measures data-parallel scaling instead: the same seeds trained by one process
+with the default 64 envs and by N torchrun processes with 64/N envs each (the same episodes per
+update), printing solved count, median wall seconds, env steps and env steps per second for both.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,11 +62,58 @@ def load_train_cartpole():
     return module
 
 
-def run_reinforce(train_cartpole, seed: int) -> RunResult:
+def run_reinforce(train_cartpole, seed: int, extra: list[str] | None = None) -> RunResult:
     with tempfile.TemporaryDirectory() as folder:
-        train_cartpole.main(["--seed", str(seed), "--out", folder, "--no-progress-bar"])
+        train_cartpole.main(["--seed", str(seed), "--out", folder, "--no-progress-bar", *(extra or [])])
         summary = json.loads((Path(folder) / "summary.json").read_text())
     return RunResult(seed, summary["solved"], summary["wall_seconds"], summary["env_steps"])
+
+
+def run_reinforce_torchrun(seed: int, nproc: int, num_envs: int) -> RunResult:
+    """``torchrun --standalone --nproc_per_node NPROC train_cartpole.py`` with NUM_ENVS envs per rank."""
+    script = Path(__file__).resolve().parent / "train_cartpole.py"
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+                   str(script), "--seed", str(seed), "--num-envs", str(num_envs), "--out", folder,
+                   "--no-progress-bar"]
+        finished = subprocess.run(command, env=environment, capture_output=True, text=True)
+        summary_path = Path(folder) / "summary.json"
+        if not summary_path.is_file():
+            raise RuntimeError(f"torchrun failed (exit {finished.returncode}):\n{finished.stdout}{finished.stderr}")
+        summary = json.loads(summary_path.read_text())
+    return RunResult(seed, summary["solved"], summary["wall_seconds"], summary["env_steps"])
+
+
+def scaling(arguments: argparse.Namespace, train_cartpole) -> int:
+    """Same seeds, same episodes per update: 1 process x 64 envs against NPROC processes x 64/NPROC."""
+    total_envs = 64
+    per_rank = total_envs // arguments.nproc
+    seeds = range(arguments.first_seed, arguments.first_seed + arguments.seeds)
+    single, parallel = [], []
+    for seed in seeds:
+        single.append(run_reinforce(train_cartpole, seed, ["--num-envs", str(total_envs)]))
+        parallel.append(run_reinforce_torchrun(seed, arguments.nproc, per_rank))
+        print(f"seed {seed}: 1 process {single[-1].wall_seconds:.2f} s, {arguments.nproc} processes "
+              f"{parallel[-1].wall_seconds:.2f} s", flush=True)
+    rows = [describe(f"1 process x {total_envs} envs", single),
+            describe(f"{arguments.nproc} processes x {per_rank} envs (torchrun)", parallel)]
+    for row in rows:
+        row["env_steps_per_second"] = statistics.median(
+            result["env_steps"] / result["wall_seconds"] for result in row["per_seed"])
+    if arguments.json:
+        print(json.dumps({"rows": rows}, indent=2))
+        return 0
+    print(f"\nCartPole-v1, REINFORCE defaults, seeds {seeds.start}..{seeds.stop - 1}, "
+          f"{total_envs} episodes per update in both; {os.cpu_count()} CPUs")
+    print(f"{'configuration':<40}{'solved':>8}{'median s':>10}{'median steps':>14}{'steps/s':>12}")
+    for row in rows:
+        print(f"{row['method']:<40}{row['solved']:>5}/{row['runs']:<2}{row['median_wall_seconds']:>10.2f}"
+              f"{row['median_env_steps']:>14,.0f}{row['env_steps_per_second']:>12,.0f}")
+    speedup = rows[0]["median_wall_seconds"] / rows[1]["median_wall_seconds"]
+    print(f"speed-up in median wall time to solve: {speedup:.2f}x")
+    return 0
 
 
 def run_sb3_ppo(seed: int, budget: int, threads: int) -> RunResult:
@@ -140,17 +193,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="PPO step budget, over which its lr and clip range decay to 0 (default: 100000, RL-Zoo)")
     parser.add_argument("--sb3-threads", type=int, default=1,
                         help="torch threads for PPO (default: 1, its fastest here; REINFORCE uses its config's)")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="measure data-parallel scaling over this many torchrun processes instead of "
+                             "comparing with PPO (a divisor of 64; default: 1, the PPO comparison)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     arguments = parser.parse_args(argv)
+    if arguments.nproc < 1 or 64 % arguments.nproc:
+        fail(parser, ValueError(f"--nproc must be a divisor of 64 (1, 2, 4, ...), got {arguments.nproc}"))
     for name in ("seeds", "sb3_steps", "sb3_threads"):
         if getattr(arguments, name) < 1:
             fail(parser, ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(arguments, name)}"))
     if arguments.first_seed < 0:
         fail(parser, ValueError(f"--first-seed must be non-negative, got {arguments.first_seed}"))
+    train_cartpole = load_train_cartpole()
+    if arguments.nproc > 1:
+        return scaling(arguments, train_cartpole)
     if importlib.util.find_spec("stable_baselines3") is None:
         fail(parser, ValueError("stable-baselines3 is not installed: pip install -e '.[bench]'"))
 
-    train_cartpole = load_train_cartpole()
     reinforce_results, ppo_results = [], []
     for seed in range(arguments.first_seed, arguments.first_seed + arguments.seeds):
         reinforce_results.append(run_reinforce(train_cartpole, seed))
