@@ -258,6 +258,7 @@ class PettingZooAdapter(ParallelEnv):
         self.render_mode = getattr(env, "render_mode", None)
         self.spaces = describe_agent_spaces(env)
         self.agent_index = {agent: index for index, agent in enumerate(self.possible_agents)}
+        self._masked_agents = {spaces.agent for spaces in self.spaces if spaces.masked_observation}
         self.episode = 0
         self.step_in_episode = 0
         self._action_masks: dict[str, np.ndarray] = {}
@@ -344,14 +345,14 @@ class PettingZooAdapter(ParallelEnv):
         return f"agents {listed}"
 
     def _record_masks(self, observations: Mapping[str, Any], infos: Mapping[str, Any]) -> None:
+        """Masks from the observation dicts of agents whose space has one, else from the infos."""
         self._action_masks = {}
-        for agent, observation in observations.items():
-            if isinstance(observation, Mapping) and _MASK_KEY in observation:
-                self._action_masks[agent] = np.asarray(observation[_MASK_KEY], dtype=bool)
-            else:
-                info = infos.get(agent)
-                if isinstance(info, Mapping) and _MASK_KEY in info:
-                    self._action_masks[agent] = np.asarray(info[_MASK_KEY], dtype=bool)
+        for agent, info in infos.items():
+            # Infos are plain dicts in practice; an empty one (the common case) is skipped at once.
+            if info and isinstance(info, Mapping) and _MASK_KEY in info:
+                self._action_masks[agent] = np.asarray(info[_MASK_KEY], dtype=bool)
+        for agent in self._masked_agents.intersection(observations):
+            self._action_masks[agent] = np.asarray(observations[agent][_MASK_KEY], dtype=bool)
 
 
 @dataclass
