@@ -299,22 +299,34 @@ class MultiAgentReinforce:
         ])
         return list(self.policies[0].logits(inputs).unbind(0))
 
-    def _sample(self, current: AgentTensors) -> Tensor:
-        """Gumbel-max sampling over the legal actions of every agent: ``[n_agents, N]``."""
+    def _gumbel_max(self, all_logits: list[Tensor], masks: list[Tensor] | None) -> Tensor:
+        """``argmax_a (logits_a + g_a)`` over each agent's legal actions: a sample of the masked
+        softmax, ``[n_agents, N]``."""
         actions = []
-        for index, logits in enumerate(self._logits(current.observations)):
+        for index, logits in enumerate(all_logits):
             noise = torch.empty_like(logits).exponential_(generator=self.generator).log_().neg_()
-            if current.action_masks is not None:
-                logits = logits.masked_fill(~current.action_masks[index], float("-inf"))
+            if masks is not None:
+                logits = logits.masked_fill(~masks[index], float("-inf"))
             actions.append((logits + noise).argmax(dim=-1))
         return torch.stack(actions)
 
+    def _sample(self, current: AgentTensors) -> Tensor:
+        return self._gumbel_max(self._logits(current.observations), current.action_masks)
+
+    def _sample_uniformly(self, current: AgentTensors) -> Tensor:
+        flat = [torch.zeros(len(observation), spaces.num_actions)
+                for observation, spaces in zip(current.observations, self.spaces)]
+        return self._gumbel_max(flat, current.action_masks)
+
+    def _rollout(self, act: Callable[[AgentTensors], Tensor]) -> MultiAgentBatch:
+        with torch.no_grad():
+            batch = collect_episodes(self.envs, act, self.config.max_episode_steps, seed=self._next_reset_seed)
+        self._next_reset_seed = None  # later resets continue the seeded generators
+        return batch
+
     def collect_episodes(self) -> MultiAgentBatch:
         """Step 1: one episode in every env copy under the current policies."""
-        with torch.no_grad():
-            batch = collect_episodes(self.envs, self._sample, self.config.max_episode_steps,
-                                     seed=self._next_reset_seed)
-        self._next_reset_seed = None  # later resets continue the seeded generators
+        batch = self._rollout(self._sample)
         self.env_steps += int(batch.valid.any(dim=0).sum())
         self.agent_steps += batch.agent_steps
         self.episodes += batch.num_episodes
@@ -392,6 +404,16 @@ class MultiAgentReinforce:
                 probabilities = torch.softmax(logits, dim=-1) * valid
                 strategies.append((probabilities.sum(dim=(0, 1)) / valid.sum().clamp(min=1)).double())
             return strategies
+
+    def evaluate(self, *, uniform: bool = False) -> dict[str, float]:
+        """Each agent's mean undiscounted return over ``num_envs`` fresh episodes, without learning.
+
+        The actions are sampled from the current policies, or, with ``uniform=True``, uniformly
+        from the legal actions (the random-policy baseline). The episodes do not count in the
+        training statistics.
+        """
+        batch = self._rollout(self._sample_uniformly if uniform else self._sample)
+        return {agent: float(value) for agent, value in zip(self.agents, batch.episode_returns().mean(dim=1))}
 
     def nash_conv(self, batch: MultiAgentBatch | None = None) -> float:
         """NashConv of :meth:`strategies` in the matrix game (nan for other envs)."""

@@ -5,7 +5,8 @@ Three layers, each usable alone:
 - :func:`make_parallel_env` builds a PettingZoo ``ParallelEnv`` from an id: a matrix-game name of
   :data:`ascentrl.envs.MATRIX_GAMES` (played repeatedly through :class:`MatrixGameEnv`), or a
   PettingZoo id such as ``"classic/rps-v2"`` from PettingZoo's registry (``pettingzoo.make``,
-  PettingZoo >= 1.27; older versions import the ``pettingzoo.<family>.<name>_v<N>`` module). An
+  PettingZoo >= 1.27; older versions import the ``pettingzoo.<family>.<name>_v<N>`` module), or
+  ``mpe2/<name>-v<N>`` from the ``mpe2`` package (the module ``mpe2.<name>_v<N>``). An
   id that only exists as an AEC env is converted with PettingZoo's own ``aec_to_parallel``, which
   accepts only envs whose agents all act once per cycle (``is_parallelizable``).
 - :class:`PettingZooAdapter` is itself a ``ParallelEnv`` (it passes PettingZoo's
@@ -29,6 +30,7 @@ is honoured too. Anything else is rejected with a message naming the agent and t
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +63,7 @@ SUPPORTED_OBSERVATION_SPACES = (
     "Box", "Discrete", "MultiDiscrete", "MultiBinary", 'Dict with "observation" and "action_mask"',
 )
 _MASK_KEY = "action_mask"
+_MPE2_PREFIX = "mpe2/"
 
 
 class EnvStepError(RuntimeError):
@@ -71,8 +74,10 @@ def make_parallel_env(env_id: str, *, episode_length: int | None = None, **kwarg
     """A PettingZoo ``ParallelEnv`` from a matrix-game name or a PettingZoo id.
 
     Args:
-        env_id: a name of :data:`ascentrl.envs.MATRIX_GAMES` (e.g. ``"matching_pennies"``) or a
-            PettingZoo id (e.g. ``"classic/rps-v2"``).
+        env_id: a name of :data:`ascentrl.envs.MATRIX_GAMES` (e.g. ``"matching_pennies"``), a
+            PettingZoo id (e.g. ``"classic/rps-v2"``), or ``"mpe2/<name>-v<N>"`` for the
+            Multi-Particle Environments of the ``mpe2`` package (e.g. ``"mpe2/simple_spread-v3"``,
+            the extra ``ascentrl[mpe]``).
         episode_length: rounds per episode of a matrix game (default 1: every episode is one play
             of the stage game), or ``max_cycles`` of a PettingZoo env (default: the env's own).
         **kwargs: further keyword arguments of the PettingZoo env.
@@ -93,6 +98,10 @@ def make_parallel_env(env_id: str, *, episode_length: int | None = None, **kwarg
         return MatrixGameEnv(make_matrix_game(env_id), rounds=episode_length or 1)
     if episode_length is not None:
         kwargs["max_cycles"] = episode_length
+    if env_id.startswith(_MPE2_PREFIX):
+        if importlib.util.find_spec("mpe2") is None:
+            raise ValueError(f"{env_id} needs the mpe2 package: pip install 'ascentrl[mpe]'")
+        return _make_from_module(env_id[len(_MPE2_PREFIX):], kwargs, package="mpe2")
     if hasattr(pettingzoo, "make"):
         return _make_registered(env_id, kwargs)
     return _make_from_module(env_id, kwargs)
@@ -121,10 +130,11 @@ def _make_registered(env_id: str, kwargs: dict[str, Any]) -> ParallelEnv:
     )
 
 
-def _make_from_module(env_id: str, kwargs: dict[str, Any]) -> ParallelEnv:
-    """PettingZoo < 1.27 has no registry: ``family/name-vN`` is the module ``pettingzoo.family.name_vN``."""
+def _make_from_module(env_id: str, kwargs: dict[str, Any], package: str = "pettingzoo") -> ParallelEnv:
+    """``family/name-vN`` is the module ``<package>.family.name_vN`` (PettingZoo < 1.27 has no
+    registry; mpe2 has none either)."""
     family, _, versioned = env_id.rpartition("/")
-    module_name = "pettingzoo." + ".".join(filter(None, (family, versioned.replace("-", "_"))))
+    module_name = ".".join(filter(None, (package, family, versioned.replace("-", "_"))))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:

@@ -7,6 +7,9 @@ once on their sampled returns: simultaneous, alternating, optimistic, extragradi
 or lola (two agents). For a matrix game the learned mixed strategies and their exploitability
 (NashConv) are tracked after every iteration, and --target-nash-conv can stop training early.
 
+--compare-random ends with each agent's mean return under the trained policies and under uniformly
+random play, e.g. for the parameter-shared agents on mpe2/simple_spread-v3 (extra ascentrl[mpe]).
+
 With --out DIR it writes summary.json (final NashConv under "nash_conv", null for other envs),
 progress.csv, checkpoint.pt, config.json and returns.png, plus strategies.png and nash_conv.png for
 matrix games. wall_seconds counts training only, not start-up or building the envs. Exit code: 0
@@ -49,6 +52,8 @@ class RunOptions:
     """Folder for summary.json, progress.csv, checkpoint.pt, config.json and the plots."""
     progress_bar: bool = True
     """Show a tqdm progress bar with iterations, NashConv or mean returns."""
+    compare_random: bool = False
+    """After training, report each agent's mean return under the trained policies and under uniformly random play."""
 
     def __post_init__(self) -> None:
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
@@ -79,7 +84,8 @@ def progress_row(record: MultiAgentRecord, action_names: list[list[str]] | None)
     return row
 
 
-def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptions, history: MultiAgentHistory) -> None:
+def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptions, history: MultiAgentHistory,
+                  comparison: dict[str, dict[str, float]] | None) -> None:
     config, records = learners.config, history.records
     is_game = learners.game is not None
     last = records[-1]
@@ -97,6 +103,8 @@ def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptio
         "strategies": last.strategies,
         "target_nash_conv": options.target_nash_conv,
         "reached_target": history.reached_target if options.target_nash_conv is not None else None,
+        "trained_mean_returns": comparison["trained"] if comparison else None,
+        "random_mean_returns": comparison["random"] if comparison else None,
     })
     action_names = [list(names) for names in learners.game.action_names] if is_game else None
     rows = [progress_row(record, action_names) for record in records]
@@ -149,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
 
     history = learners.train(options.iterations, target_nash_conv=options.target_nash_conv, on_update=on_update)
     bar.close()
+    comparison = None
+    if options.compare_random:
+        comparison = {"trained": learners.evaluate(), "random": learners.evaluate(uniform=True)}
     learners.close()
 
     last = history.records[-1]
@@ -156,8 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
     print(f"{config.method} on {config.env}, seed {config.seed}: {learners.iterations} iterations, "
           f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {outcome}")
+    if comparison is not None:
+        for agent in learners.agents:
+            print(f"  {agent}: mean return {comparison['trained'][agent]:.3f} trained, "
+                  f"{comparison['random'][agent]:.3f} random ({config.num_envs} episodes each)")
     if options.out is not None:
-        write_outputs(Path(options.out), learners, options, history)
+        write_outputs(Path(options.out), learners, options, history, comparison)
         print(f"wrote {options.out}/summary.json, progress.csv, checkpoint.pt, config.json and plots")
     reached = options.target_nash_conv is None or history.reached_target
     return 0 if reached else 1

@@ -194,3 +194,28 @@ def test_batch_checks_the_action_shape():
     batch.reset()
     with pytest.raises(ValueError, match=r"actions must have shape \(n_agents, num_envs\) = \(2, 2\)"):
         batch.step(np.zeros((2, 3), np.int64))
+
+
+def test_mpe2_ids_build_the_multi_particle_envs():
+    pytest.importorskip("mpe2")
+    env = make_parallel_env("mpe2/simple_spread-v3", episode_length=4)
+    parallel_api_test(PettingZooAdapter(env), num_cycles=10)
+    batch = ParallelEnvBatch(lambda: make_parallel_env("mpe2/simple_spread-v3", episode_length=4), 2)
+    assert [(s.observation_size, s.num_actions) for s in batch.spaces] == [(18, 5)] * 3
+    batch.reset(seed=0)
+    steps = 0
+    while not batch.all_done:
+        batch.step(torch.zeros(3, 2, dtype=torch.int64))
+        steps += 1
+    assert steps == 4
+
+
+def test_pettingzoo_without_a_registry_imports_the_env_module(monkeypatch):
+    """PettingZoo < 1.27 has no ``make``: ``classic/rps-v2`` is the module ``pettingzoo.classic.rps_v2``."""
+    monkeypatch.delattr(pettingzoo, "make")
+    batch = ParallelEnvBatch(lambda: make_parallel_env("classic/rps-v2", episode_length=2), 1)
+    batch.reset(seed=0)
+    first = batch.step(torch.tensor([[PAPER], [ROCK]]))
+    assert first.rewards.tolist() == [[1.0], [-1.0]]
+    with pytest.raises(ValueError, match="cannot import pettingzoo.classic.no_such_game_v1"):
+        make_parallel_env("classic/no_such_game-v1")

@@ -93,8 +93,10 @@ def test_pettingzoo_env_run_reports_returns_and_no_nash_conv(tmp_path):
     out = tmp_path / "rps"
     assert script.main(["--env", "classic/rps-v2", "--method", "shared", "--iterations", "2",
                         "--episode-length", "5", "--num-envs", "4", "--lr", "0.01", "--ascent",
-                        '{"adaptive": "adam"}', "--out", str(out), "--no-progress-bar"]) == 0
+                        '{"adaptive": "adam"}', "--compare-random", "--out", str(out), "--no-progress-bar"]) == 0
     summary = _summary(out)
+    for key in ("trained_mean_returns", "random_mean_returns"):  # zero-sum under any play
+        assert summary[key]["player_0"] == -summary[key]["player_1"]
     assert summary["nash_conv"] is None and summary["strategies"] is None
     assert summary["env_steps"] == 2 * 4 * 5
     assert math.isclose(summary["mean_returns"]["player_0"], -summary["mean_returns"]["player_1"])
