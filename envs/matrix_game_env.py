@@ -82,8 +82,10 @@ class MatrixGameEnv(ParallelEnv):
         joint_action = np.empty(len(self.possible_agents), dtype=np.int64)
         for index, agent in enumerate(self.possible_agents):
             action = actions[agent]
-            if not self.action_space(agent).contains(np.int64(action)):
-                raise ValueError(f"action of {agent} must be in {self.action_space(agent)}, got {action!r}")
+            # Discrete.contains takes ints and integer numpy scalars only, so 1.5 or "1" is refused
+            # rather than truncated or parsed.
+            if not self.action_space(agent).contains(action):
+                raise ValueError(f"action of {agent} must be an int in {self.action_space(agent)}, got {action!r}")
             joint_action[index] = int(action)
         payoffs = self._payoffs[(slice(None), *joint_action)]
         self._round += 1

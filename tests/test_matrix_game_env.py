@@ -91,5 +91,8 @@ def test_bad_arguments():
     env.reset()
     with pytest.raises(ValueError, match=r"missing the action of \['player_1'\]"):
         env.step({"player_0": 0})
-    with pytest.raises(ValueError, match="action of player_1 must be in Discrete"):
-        env.step({"player_0": 0, "player_1": 2})
+    for action in (2, -1, 1.5, 1.0, "1", None):
+        with pytest.raises(ValueError, match="action of player_1 must be an int in Discrete"):
+            env.step({"player_0": 0, "player_1": action})
+    _, rewards, *_ = env.step({"player_0": np.array(1), "player_1": True})  # integer scalars are ints
+    assert rewards == {"player_0": 1.0, "player_1": -1.0}  # tails, tails: the row player matches
