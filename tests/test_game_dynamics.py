@@ -170,19 +170,28 @@ def test_step_returns_the_objectives_before_the_step():
 # Matching pennies from x = (0.7, 0.3), y = (0.4, 0.6), η = 0.1. With simplex players the
 # gradients are tangent: g_1 = (2y₀ − 1)(1, −1) = −0.2(1, −1), g_2 = −(2x₀ − 1)(1, −1) = −0.4(1, −1);
 # J = [[0, M], [−M, 0]] with M = [[1, −1], [−1, 1]], so Jᵀg = Aᵀg = (0.8(1, −1), −0.4(1, −1)).
+# Generally g_1 = (2y₀ − 1)(1, −1) and g_2 = −(2x₀ − 1)(1, −1).
 PENNIES_STEPS = [
-    ("simultaneous", {}, [[0.68, 0.32], [0.36, 0.64]]),
-    ("sga", {}, [[0.6, 0.4], [0.4, 0.6]]),  # g − Aᵀg = (−1.0(1, −1), 0)
-    ("consensus", {"consensus_weight": 0.5}, [[0.64, 0.36], [0.38, 0.62]]),  # (−0.6, −0.2)(1, −1)
+    ("simultaneous", {}, 1, [[0.68, 0.32], [0.36, 0.64]]),
+    ("alternating", {}, 1, [[0.68, 0.32], [0.364, 0.636]]),  # g_2 at x₁ = (0.68, 0.32): −0.36(1, −1)
+    # Second step along 2g₁ − g₀: (2·(−0.28) + 0.2)(1, −1) and (2·(−0.36) + 0.4)(1, −1).
+    ("optimistic", {}, 2, [[0.644, 0.356], [0.328, 0.672]]),
+    # Look-ahead (0.68, 0.32), (0.36, 0.64), whose gradients are −0.28(1, −1) and −0.36(1, −1).
+    ("extragradient", {}, 1, [[0.672, 0.328], [0.364, 0.636]]),
+    ("sga", {}, 1, [[0.6, 0.4], [0.4, 0.6]]),  # g − Aᵀg = (−1.0(1, −1), 0)
+    ("consensus", {"consensus_weight": 0.5}, 1, [[0.64, 0.36], [0.38, 0.62]]),  # (−0.6, −0.2)(1, −1)
+    # Player 1's shaping: ∂_θ₁⟨0.4(1, −1), −(θ₁₀ − θ₁₁)(1, −1)⟩ = −0.8(1, −1); player 2's:
+    # ∂_θ₂⟨0.2(1, −1), (θ₂₀ − θ₂₁)(1, −1)⟩ = 0.4(1, −1). With ηₗ = 0.5: (−0.6, −0.2)(1, −1).
+    ("lola", {"lookahead": 0.5}, 1, [[0.64, 0.36], [0.38, 0.62]]),
 ]
 
 
-@pytest.mark.parametrize(("method", "options", "expected"), PENNIES_STEPS)
-def test_one_step_on_matching_pennies(method, options, expected):
+@pytest.mark.parametrize(("method", "options", "steps", "expected"), PENNIES_STEPS)
+def test_steps_on_matching_pennies(method, options, steps, expected):
     players = [
         MatrixGamePlayer(initial_strategy=p, parameterization="simplex", lr=LR) for p in ([0.7, 0.3], [0.4, 0.6])
     ]
-    trajectory = play(make_matrix_game("matching_pennies"), players, method=method, steps=1, **options)
+    trajectory = play(make_matrix_game("matching_pennies"), players, method=method, steps=steps, **options)
     assert [s.tolist() for s in trajectory.last_strategies] == [pytest.approx(e, abs=1e-12) for e in expected]
 
 

@@ -65,6 +65,14 @@ def test_json_of_one_run(capsys):
     assert again == result  # same seed, same numbers
 
 
+def test_lola_looks_ahead_by_the_players_step_size(capsys):
+    # With --lr 0.2 as look-ahead LOLA settles on a pure equilibrium of chicken; with the
+    # dynamics' default look-ahead 1 it would stop at (straight, straight) (see the dynamics docs).
+    result = run_json(capsys, "--game", "chicken", "--method", "lola", "--steps", "200")
+    assert result["last_nash_conv"] == 0.0
+    assert sorted(result["strategies"]) == [[0.0, 1.0], [1.0, 0.0]]
+
+
 def test_seed_changes_the_start(capsys):
     first = run_json(capsys, "--game", "rock_paper_scissors", "--method", "simultaneous", "--steps", "5")
     other = run_json(capsys, "--game", "rock_paper_scissors", "--method", "simultaneous", "--steps", "5", "--seed", "1")
