@@ -11,10 +11,12 @@ iterate and of the time-averaged strategies.
   python scripts/matrix_games.py --game all --steps 500
 
 --payoffs reads a .npy payoff tensor of shape (n_players, A_1, ..., A_n) (payoffs[i, a_1, ..., a_n]
-is player i's payoff). --game all compares every method on every catalogue game in one table.
+is player i's payoff). --game all compares every method on every catalogue game in one table; games
+of the same shape run as one batch, each from the start --game NAME would use. A LOLA player
+assumes its opponent is a naive learner stepping with --lr (its look-ahead).
 --json prints one object with keys method, steps, last_nash_conv, average_nash_conv and strategies
 (per-player probabilities of the last iterate); with --game all, a list of such objects, each with a
-"game" key. --plot draws the trajectory on the unit square (two players, two actions) or on each
+"game" key (LOLA on the three-player game carries a "skipped" reason instead of results). --plot draws the trajectory on the unit square (two players, two actions) or on each
 player's simplex, with the known equilibria marked. Exit code 2 on bad input.
 """
 
