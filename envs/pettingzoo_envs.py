@@ -268,7 +268,7 @@ class PettingZooAdapter(ParallelEnv):
         self.render_mode = getattr(env, "render_mode", None)
         self.spaces = describe_agent_spaces(env)
         self.agent_index = {agent: index for index, agent in enumerate(self.possible_agents)}
-        self._masked_agents = {spaces.agent for spaces in self.spaces if spaces.masked_observation}
+        self._masked_agents = {described.agent for described in self.spaces if described.masked_observation}
         self.episode = 0
         self.step_in_episode = 0
         self._action_masks: dict[str, np.ndarray] = {}
@@ -487,7 +487,7 @@ class ParallelEnvBatch:
         self._live[:] = False
         observations = [np.zeros((self.num_envs, s.observation_size), np.float32) for s in self.spaces]
         masks = None
-        if any(spaces.masked_observation for spaces in self.spaces):
+        if any(described.masked_observation for described in self.spaces):
             masks = [np.ones((self.num_envs, s.num_actions), bool) for s in self.spaces]
         for index, env in enumerate(self.envs):
             for name in env.agents:

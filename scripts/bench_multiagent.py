@@ -17,6 +17,11 @@ on PettingZoo's own classic/rps-v2 (15 rounds per episode, observations = the op
 MLP policies, simultaneous ascent) for a few iterations.
 
   python scripts/bench_multiagent.py [--seeds 3] [--num-envs 512] [--no-naive]
+
+Measured on the 2-core development machine, default settings, seeds 0-2: ascentrl ~47,000
+agent-steps/s and NashConv <= 0.05 after 0.5-0.9 s (24-43 iterations); the naive loop ~1,600
+agent-steps/s and 20-40 s (31-61 iterations), about 30x slower per step; on classic/rps-v2,
+where PettingZoo's own AEC machinery costs ~70 us a step, ~20,000 against ~2,400 agent-steps/s.
 """
 
 from __future__ import annotations
