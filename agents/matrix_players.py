@@ -7,8 +7,8 @@ Sign convention: every player **maximizes** its expected payoff ``u_i(x)``; the 
 One call of :func:`play`, top to bottom:
 
 1. **Objectives.** A closure reads every player's current mixed strategy ``x_i`` and returns the
-   expected payoffs ``u_i(x) = game.expected_payoffs(x)[..., i]`` — differentiable, so autograd
-   gives ``∇u_i`` through the player's parameterization.
+   expected payoffs ``u_i(x)`` (``game.expected_payoffs_by_player(x)``) — differentiable, so
+   autograd gives ``∇u_i`` through the player's parameterization.
 2. **Dynamics.** :func:`ascentrl.games.make_dynamics` turns the gradients into one step per player
    (``simultaneous``, ``optimistic``, ``extragradient``, ``sga``, …); each player's optimizer
    applies it, then simplex players are projected back onto the simplex.
@@ -178,7 +178,7 @@ def play(
     batch_shape = _check_players(game, players)
 
     def objectives() -> list[Tensor]:
-        return list(game.expected_payoffs([player.strategy() for player in players]).unbind(-1))
+        return game.expected_payoffs_by_player([player.strategy() for player in players])
 
     dynamics = make_dynamics(
         method,

@@ -112,6 +112,11 @@ class MatrixGame:
         """``u_i(x)`` for every player, shape ``(*batch, n)``; differentiable in the strategies."""
         return payoff_math.expected_payoffs(self.payoffs, self._profile(strategies))
 
+    def expected_payoffs_by_player(self, strategies: Profile) -> list[Tensor]:
+        """``[u_1(x), …, u_n(x)]``, each of shape ``batch`` with its own autograd graph: the
+        objectives the players ascend (see :func:`ascentrl.games.expected_payoffs_by_player`)."""
+        return payoff_math.expected_payoffs_by_player(self.payoffs, self._profile(strategies))
+
     def deviation_payoffs(self, strategies: Profile) -> list[Tensor]:
         """``u_i(a, x_{-i})`` for every player ``i`` and action ``a``."""
         return payoff_math.deviation_payoffs(self.payoffs, self._profile(strategies))

@@ -25,6 +25,7 @@ from ascentrl.games import (
     deviation_payoffs,
     distance_to_equilibrium,
     expected_payoffs,
+    expected_payoffs_by_player,
     exploitability,
     nash_conv,
 )
@@ -142,6 +143,20 @@ def test_expected_payoff_gradient_is_the_deviation_payoff():
     for player in range(3):
         (gradient,) = torch.autograd.grad(values[player], strategies[player], retain_graph=True)
         assert torch.allclose(gradient, deviations[player], atol=1e-12)
+
+
+def test_payoffs_by_player_are_the_same_values_with_separate_graphs():
+    game = random_general_sum_game((3, 2, 2), count=4, seed=17)
+    strategies = [s.requires_grad_() for s in game.random_profile(seed=18)]
+    separate = expected_payoffs_by_player(game.payoffs, strategies)
+    stacked = expected_payoffs(game.payoffs, strategies)
+    assert len(separate) == 3 and all(value.shape == (4,) for value in separate)
+    assert torch.equal(torch.stack(separate, -1), stacked)
+    for player in range(3):
+        ours = torch.autograd.grad(separate[player].sum(), strategies, allow_unused=True, retain_graph=True)
+        reference = torch.autograd.grad(stacked[:, player].sum(), strategies, retain_graph=True)
+        for gradient, expected in zip(ours, reference):
+            assert torch.allclose(gradient, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", [name for name in MATRIX_GAMES if make_matrix_game(name).n_players == 2])

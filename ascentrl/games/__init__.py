@@ -23,6 +23,7 @@ from ascentrl.games.payoffs import (
     deviation_payoffs,
     distance_to_equilibrium,
     expected_payoffs,
+    expected_payoffs_by_player,
     exploitability,
     nash_conv,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "deviation_payoffs",
     "distance_to_equilibrium",
     "expected_payoffs",
+    "expected_payoffs_by_player",
     "exploitability",
     "make_dynamics",
     "nash_conv",

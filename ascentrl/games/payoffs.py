@@ -54,14 +54,25 @@ def expected_payoffs(payoffs: Tensor, strategies: Sequence[Tensor]) -> Tensor:
         strategies: ``n`` mixed strategies, player ``i``'s of shape ``(*batch_i, A_i)``.
 
     Returns:
-        A tensor of shape ``(*broadcast_batch, n)``. Differentiable in ``payoffs`` and in every
-        strategy, so ``expected_payoffs(...)[..., i]`` is player ``i``'s objective to ascend.
+        A tensor of shape ``(*broadcast_batch, n)``, differentiable in ``payoffs`` and in every
+        strategy. To ascend, prefer :func:`expected_payoffs_by_player`.
+    """
+    return torch.stack(expected_payoffs_by_player(payoffs, strategies), dim=-1)
+
+
+def expected_payoffs_by_player(payoffs: Tensor, strategies: Sequence[Tensor]) -> list[Tensor]:
+    """``u_i(x)`` of every player as ``n`` separate tensors: the objectives each player ascends.
+
+    The values equal :func:`expected_payoffs`, but every ``u_i`` has its own autograd graph, so
+    ``∇u_i`` never runs backward through the other players' payoffs. Stacking them first would
+    send zero gradients through all ``n`` payoff computations for each player (about twice the
+    backward cost in two-player games, more with second-order dynamics).
+
+    Returns:
+        ``n`` tensors of shape ``broadcast_batch``.
     """
     deviations = deviation_payoffs(payoffs, strategies)
-    return torch.stack(
-        [(deviation * strategy).sum(-1) for deviation, strategy in zip(deviations, strategies)],
-        dim=-1,
-    )
+    return [(deviation * strategy).sum(-1) for deviation, strategy in zip(deviations, strategies)]
 
 
 def best_response_values(payoffs: Tensor, strategies: Sequence[Tensor]) -> Tensor:
