@@ -16,8 +16,9 @@ of the same shape run as one batch, each from the start --game NAME would use. A
 assumes its opponent is a naive learner stepping with --lr (its look-ahead).
 --json prints one object with keys method, steps, last_nash_conv, average_nash_conv and strategies
 (per-player probabilities of the last iterate); with --game all, a list of such objects, each with a
-"game" key (LOLA on the three-player game carries a "skipped" reason instead of results). --plot draws the trajectory on the unit square (two players, two actions) or on each
-player's simplex, with the known equilibria marked. Exit code 2 on bad input.
+"game" key (LOLA on the three-player game carries a "skipped" reason instead of results). --plot
+draws the trajectory on the unit square (two players, two actions) or on each player's simplex,
+with the known equilibria marked. Exit code 2 on bad input.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def print_run(game: MatrixGame, config: MatrixGamesConfig, trajectory: Trajector
 
 
 def compare_all(config: MatrixGamesConfig) -> list[dict]:
-    """Every method on every catalogue game; a table (or the JSON objects) of NashConv.
+    """Every method on every catalogue game: one JSON object per (game, method), game-major.
 
     Catalogue games of the same shape run as one batch (one run per method and shape, instead
     of one per method and game), each from the same seeded profile as ``--game NAME`` uses, so
@@ -157,7 +158,9 @@ def compare_all(config: MatrixGamesConfig) -> list[dict]:
     for games, method in tqdm(runs, desc="runs", disable=config.json, leave=False):
         if method == "lola" and games[0].n_players != 2:
             for game in games:
-                rows[game.name, method] = {"game": game.name, "method": method, "skipped": "lola is defined for two players"}
+                rows[game.name, method] = {
+                    "game": game.name, "method": method, "skipped": "lola is defined for two players"
+                }
             continue
         batch = MatrixGame(torch.stack([game.payoffs for game in games]), batch_dims=1, name="catalogue")
         profiles = [game.random_profile(seed=config.seed) for game in games]
@@ -165,23 +168,25 @@ def compare_all(config: MatrixGamesConfig) -> list[dict]:
         trajectory = run(batch, config, method, profile)
         for index, game in enumerate(games):
             rows[game.name, method] = {"game": game.name, **summary(trajectory, (index,))}
-    ordered = [rows[name, method] for name in MATRIX_GAMES for method in DYNAMICS]
-    if config.json:
-        return ordered
+    return [rows[name, method] for name in MATRIX_GAMES for method in DYNAMICS]
+
+
+def print_comparison(config: MatrixGamesConfig, rows: list[dict]) -> None:
+    """The table of :func:`compare_all`: NashConv of the last iterate / of the time average."""
     print(
         f"NashConv after {config.steps} steps (last iterate / time average), lr {config.lr},"
         f" {config.parameterization} strategies, seed {config.seed}"
     )
     cell = 21
     print(f"{'game':<28}" + "".join(f"{method:>{cell}}" for method in DYNAMICS))
+    by_key = {(row["game"], row["method"]): row for row in rows}
     for name in MATRIX_GAMES:
         cells = []
         for method in DYNAMICS:
-            row = rows[name, method]
+            row = by_key[name, method]
             text = "n/a" if "skipped" in row else f"{row['last_nash_conv']:.1e} / {row['average_nash_conv']:.1e}"
             cells.append(f"{text:>{cell}}")
         print(f"{name:<28}" + "".join(cells))
-    return ordered
 
 
 def plot_trajectory(path: str, game: MatrixGame, trajectory: Trajectory, equilibria) -> None:
@@ -278,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = compare_all(config)
         if config.json:
             print(json.dumps(rows))
+        else:
+            print_comparison(config, rows)
         return 0
 
     trajectory = run(game, config, config.method, game.random_profile(seed=config.seed))
