@@ -216,18 +216,29 @@ def test_one_step_on_the_prisoners_dilemma_from_uniform(method, options, expecte
         assert strategy.tolist() == pytest.approx(expected, abs=1e-12)
 
 
+# Six random games in which SGA's sign rule picks λ = −1 for some games (1 and 2) at some steps
+# and never for the others, so a sign shared across the batch would show.
+BATCH_GAMES = random_general_sum_game((3, 2), count=6, seed=1)
+BATCH_PROFILE = BATCH_GAMES.random_profile(seed=101)
+
+
+def play_batch(game, strategies, method, **options):
+    players = [MatrixGamePlayer(initial_strategy=s, parameterization="simplex", lr=0.3) for s in strategies]
+    return play(game, players, method=method, steps=15, **options)
+
+
+def test_the_sga_sign_is_chosen_per_game():
+    aligned = play_batch(BATCH_GAMES, BATCH_PROFILE, "sga")
+    fixed_sign = play_batch(BATCH_GAMES, BATCH_PROFILE, "sga", alignment=False)
+    differs = [not torch.equal(aligned.strategies[0][:, g], fixed_sign.strategies[0][:, g]) for g in range(6)]
+    assert differs == [False, True, True, False, False, False]
+
+
 @pytest.mark.parametrize("method", sorted(DYNAMICS))
 def test_batched_runs_equal_runs_one_game_at_a_time(method):
-    games = random_general_sum_game((3, 2), count=3, seed=1)
-    profile = games.random_profile(seed=2)
-
-    def run(game, strategies):
-        players = [MatrixGamePlayer(initial_strategy=s, parameterization="simplex", lr=0.3) for s in strategies]
-        return play(game, players, method=method, steps=15)
-
-    batched = run(games, profile)
-    for index in range(3):
-        single = run(MatrixGame(games.payoffs[index]), [s[index] for s in profile])
+    batched = play_batch(BATCH_GAMES, BATCH_PROFILE, method)
+    for index in range(6):
+        single = play_batch(MatrixGame(BATCH_GAMES.payoffs[index]), [s[index] for s in BATCH_PROFILE], method)
         for ours, reference in zip(batched.strategies, single.strategies):
             assert torch.allclose(ours[:, index], reference, atol=1e-12, rtol=0)
 
