@@ -46,7 +46,8 @@ def scalar_players(*values: float) -> list[torch.nn.Parameter]:
 
 
 def ascents(players, lr: float = LR) -> list[Ascent]:
-    return [Ascent([player], lr=lr) for player in players]
+    """One plain gradient-ascent optimizer per player (a player is a tensor or a list of them)."""
+    return [Ascent([player] if isinstance(player, Tensor) else player, lr=lr) for player in players]
 
 
 def bilinear(x: Tensor, y: Tensor):
@@ -152,6 +153,30 @@ def test_sga_consensus_and_lola_converge_on_the_bilinear_game(method, options):
         radii.append(torch.stack(list(players)).norm().item())
     assert all(later < earlier for earlier, later in zip(radii, radii[1:]))
     assert radii[-1] == pytest.approx(1.25**0.5 * 0.82 ** (250 / 2), rel=1e-9)
+
+
+def polynomial_game(x: Tensor, y: Tensor) -> list[Tensor]:
+    """A general-sum game of two 2-vectors with symmetric and antisymmetric Jacobian parts."""
+    return [x[0] * y[1] - x[1] * y[0] + 0.3 * (x[0] * y[1]) ** 2, x[1] * y[0] - 0.5 * x[0] * y[0] + 0.2 * y[1] ** 3]
+
+
+@pytest.mark.parametrize("method", sorted(DYNAMICS))
+def test_players_may_hold_several_tensors(method):
+    """Splitting a player's vector into tensors (as a network's layers are) changes nothing."""
+    start = ([0.4, -0.3], [0.2, 0.5])
+    whole = [torch.nn.Parameter(torch.tensor(values, dtype=torch.float64)) for values in start]
+    dynamics = make_dynamics(method, whole, lambda: polynomial_game(*whole), ascents(whole))
+    halves = [torch.nn.Parameter(torch.tensor(value, dtype=torch.float64)) for value in start[0]]
+    other = torch.nn.Parameter(torch.tensor(start[1], dtype=torch.float64))
+    split = make_dynamics(
+        method, [halves, other], lambda: polynomial_game(torch.stack(halves), other), ascents([halves, other])
+    )
+    for _ in range(5):
+        dynamics.step()
+        split.step()
+    assert torch.allclose(torch.stack(halves).detach(), whole[0].detach(), atol=1e-12, rtol=0)
+    assert torch.allclose(other.detach(), whole[1].detach(), atol=1e-12, rtol=0)
+    assert not torch.allclose(whole[0].detach(), torch.tensor(start[0], dtype=torch.float64))
 
 
 def test_torch_optimizers_that_maximize_are_accepted():
