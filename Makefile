@@ -34,7 +34,9 @@ bench: setup
 	$(PY) scripts/benchmarks.py
 	$(PY) scripts/bench_escape.py
 	$(PY) scripts/bench_cartpole.py
+	$(PY) scripts/bench_cartpole.py --nproc 2
 	$(PY) scripts/bench_games.py
+	$(PY) scripts/bench_multiagent.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
