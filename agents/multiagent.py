@@ -30,10 +30,27 @@ One iteration, top to bottom:
 A matrix game's *learned mixed strategy* is the agent's action distribution averaged over the
 observations of the last batch; with ``memoryless`` policies (the default for matrix games) the
 policy is one softmax strategy ``softmax(logits)`` that ignores observations, so this is exact.
+
+Checkpoints and resume. A rollout's randomness is a function of saved state only: the env copies
+are reset with a seed derived from ``(seed, iteration)`` and the action noise comes from the
+learners' ``torch.Generator``, whose state is saved. A checkpoint (:meth:`MultiAgentReinforce.save`,
+written by :meth:`MultiAgentReinforce.train` every ``checkpoint_every`` iterations, when asked to
+stop, and at the end) holds the policies, the optimizer and learning-rate scheduler states, the
+game dynamics' own memory (the optimistic method's previous gradient, see :data:`DYNAMICS_MEMORY`),
+the generator, the counters, the ``train`` call in progress (budget, target, history so far) and
+python/numpy/torch global generator states. So ``MultiAgentReinforce.load(path).resume_training()``
+ends with the same parameters and numbers, bit for bit on CPU, as the run that was never stopped.
+
+Non-finite values. Every objective and every step direction is checked before it is applied; a NaN
+or inf stops training with :class:`ascentrl.runs.NonFiniteUpdateError` naming the iteration (the
+parameters, optimizer states and dynamics memory are put back as they were before that update,
+and the last checkpoint stays the last good state), or skips that update when
+``on_nonfinite="skip"``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -43,10 +60,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ascentrl import Ascent
+from ascentrl.agents.multiagent_history import MultiAgentHistory, MultiAgentRecord, MultiAgentTrainingRun
 from ascentrl.agents.multiagent_objectives import (
     joint_return_estimates,
     masked_log_probs,
@@ -58,15 +77,29 @@ from ascentrl.agents.policies import CategoricalPolicy
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, make_parallel_env
 from ascentrl.games import DYNAMICS, make_dynamics
-from ascentrl.runs import CheckpointError, load_checkpoint, save_checkpoint
+from ascentrl.runs import (
+    CheckpointError,
+    NonFiniteUpdateError,
+    capture_rng_states,
+    load_checkpoint,
+    non_finite_report,
+    restore_rng_states,
+    save_checkpoint,
+)
 
-__all__ = ["METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord", "MultiAgentReinforce"]
+__all__ = ["DYNAMICS_MEMORY", "METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
+           "MultiAgentReinforce", "MultiAgentTrainingRun"]
 
 CHECKPOINT_KIND = "MultiAgentReinforce"
+EVALUATION_STREAM = 1_000_003  # evaluation rollouts draw env seeds that training rollouts never use
 Method = Literal["independent", "shared", "simultaneous", "alternating", "optimistic", "extragradient",
                  "sga", "consensus", "lola"]
 METHODS: tuple[str, ...] = get_args(Method)
 """``independent``, ``shared``, and every game dynamics of :data:`ascentrl.games.DYNAMICS`."""
+DYNAMICS_MEMORY: dict[str, tuple[str, ...]] = {"optimistic": ("_previous",)}
+"""The attributes in which a game dynamics carries information from one step to the next (the
+optimistic method's previous gradient ``g_{t-1}``); checkpoints save them. The other dynamics
+keep none: their step depends on the parameters and the optimizers' states only (tested)."""
 
 
 @dataclass
@@ -111,6 +144,8 @@ class MultiAgentConfig:
     """Hidden layer widths of the policies (tanh); empty for linear ones; unused if memoryless."""
     torch_threads: int | None = 1
     """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    """A NaN/inf objective or step direction: stop training with an error, or skip that update."""
 
     def __post_init__(self) -> None:
         def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
@@ -128,7 +163,7 @@ class MultiAgentConfig:
         if not isinstance(self.env, str) or not self.env:
             raise ValueError(f"env must be a matrix game name or a PettingZoo id, got {self.env!r}")
         for name, choices in (("method", METHODS), ("baseline", ("none", "mean")),
-                              ("lr_schedule", ("constant", "linear"))):
+                              ("lr_schedule", ("constant", "linear")), ("on_nonfinite", ("stop", "skip"))):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -165,45 +200,6 @@ class MultiAgentConfig:
         for width in self.hidden_sizes:
             positive_int("hidden_sizes entries", width)
         positive_int("torch_threads", self.torch_threads, allow_none=True)
-
-
-@dataclass
-class MultiAgentRecord:
-    """What one iteration did."""
-
-    iteration: int
-    env_steps: int
-    """Joint env steps so far, summed over copies."""
-    agent_steps: int
-    """Actions taken so far, summed over agents and copies."""
-    episodes: int
-    wall_seconds: float
-    """Seconds since this ``train`` call started."""
-    mean_returns: dict[str, float]
-    """Each agent's mean undiscounted return over this iteration's episodes."""
-    nash_conv: float
-    """Matrix games: NashConv of the learned mixed strategies after the update; nan otherwise."""
-    strategies: dict[str, list[float]] | None
-    """Matrix games: each agent's learned mixed strategy after the update; None otherwise."""
-
-
-@dataclass
-class MultiAgentHistory:
-    """Everything :meth:`MultiAgentReinforce.train` measured."""
-
-    records: list[MultiAgentRecord] = field(default_factory=list)
-    reached_target: bool = False
-    """NashConv reached ``target_nash_conv`` (always False without a target)."""
-    env_steps: int = 0
-    agent_steps: int = 0
-    episodes: int = 0
-    wall_seconds: float = 0.0
-    """From the start of ``train`` to the target (or the end of training)."""
-
-    @property
-    def nash_conv(self) -> float:
-        """NashConv after the last iteration (nan for non-matrix games or before training)."""
-        return self.records[-1].nash_conv if self.records else math.nan
 
 
 class MultiAgentReinforce:
@@ -246,14 +242,27 @@ class MultiAgentReinforce:
             except (TypeError, ValueError) as error:
                 self.envs.close()
                 raise ValueError(f"method {config.method}: {error}") from None
+            # A dynamics steps the agents one optimizer at a time; each direction is checked just
+            # before its optimizer applies it.
+            for name, optimizer in zip(self._policy_names, self.optimizers):
+                optimizer.register_step_pre_hook(self._direction_check(name))
 
         self.env_steps = 0
         self.agent_steps = 0
         self.episodes = 0
         self.iterations = 0
-        self._next_reset_seed: int | None = config.seed
+        self.evaluations = 0
         self._batch: MultiAgentBatch | None = None
         self._behaviour_log_probs: Tensor | None = None
+        self.training_run: MultiAgentTrainingRun | None = None
+        """The latest ``train`` call (restored by :meth:`load`); ``None`` before any."""
+        self.last_checkpoint: tuple[str, int] | None = None
+        """``(path, iteration)`` of the latest checkpoint written by :meth:`save`."""
+
+    @property
+    def _policy_names(self) -> list[str]:
+        """How error messages call each policy: ``"player_0 policy"``, or ``"shared policy"``."""
+        return ["shared policy"] if self.shared else [f"{agent} policy" for agent in self.agents]
 
     def _check_method(self) -> None:
         config = self.config
@@ -318,15 +327,22 @@ class MultiAgentReinforce:
                 for observation, spaces in zip(current.observations, self.spaces)]
         return self._gumbel_max(flat, current.action_masks)
 
-    def _rollout(self, act: Callable[[AgentTensors], Tensor]) -> MultiAgentBatch:
+    def rollout_seed(self) -> int:
+        """Seed of the env copies' reset before the next training rollout, a function of
+        ``(seed, iteration)`` only.
+
+        Reseeding every rollout makes the envs' randomness part of the saved counters, so no
+        generator state of any PettingZoo env has to be captured for an exact resume.
+        """
+        return int(np.random.SeedSequence([self.config.seed, self.iterations]).generate_state(1)[0])
+
+    def _rollout(self, act: Callable[[AgentTensors], Tensor], seed: int) -> MultiAgentBatch:
         with torch.no_grad():
-            batch = collect_episodes(self.envs, act, self.config.max_episode_steps, seed=self._next_reset_seed)
-        self._next_reset_seed = None  # later resets continue the seeded generators
-        return batch
+            return collect_episodes(self.envs, act, self.config.max_episode_steps, seed=seed)
 
     def collect_episodes(self) -> MultiAgentBatch:
         """Step 1: one episode in every env copy under the current policies."""
-        batch = self._rollout(self._sample)
+        batch = self._rollout(self._sample, self.rollout_seed())
         self.env_steps += int(batch.valid.any(dim=0).sum())
         self.agent_steps += batch.agent_steps
         self.episodes += batch.num_episodes
@@ -365,26 +381,63 @@ class MultiAgentReinforce:
                                            baseline=self.config.baseline)
         if self.config.entropy_coef:
             estimates = estimates + self.config.entropy_coef * (entropy * batch.valid).sum(dim=(1, 2)) / batch.num_episodes
+        problem = non_finite_report({f"{agent} objective": value for agent, value in zip(self.agents, estimates)}, {})
+        if problem is not None:
+            raise NonFiniteUpdateError(problem)
         return list(estimates.unbind(0))
 
+    def _direction_check(self, name: str) -> Callable[..., None]:
+        """An optimizer step pre-hook refusing a NaN/inf step direction of the policy ``name``."""
+        def check(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+            problem = non_finite_report({}, {name: [p for group in optimizer.param_groups for p in group["params"]]})
+            if problem is not None:
+                raise NonFiniteUpdateError(problem)
+        return check
+
     def update(self, batch: MultiAgentBatch) -> Tensor:
-        """Step 2 on one batch. Returns every agent's objective before the step, ``[n_agents]``."""
+        """Step 2 on one batch. Returns every agent's objective before the step, ``[n_agents]``.
+
+        Raises:
+            ascentrl.runs.NonFiniteUpdateError: an objective or a step direction is NaN/inf; the
+                policies, optimizers and dynamics memory are as they were before the call.
+        """
         if self.dynamics is not None:
-            self._batch = batch
-            with torch.no_grad():
-                self._behaviour_log_probs = self.log_probs(batch)[0]
-            values = self.dynamics.step()
-            self._batch = None
-            return values
+            return self._dynamics_update(batch)
         objectives = self.reinforce_objectives(batch)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         # Agent i's surrogate depends on its own parameters only (or, shared, on the one policy),
         # so one backward pass of the sum gives every agent its own gradient.
         objectives.sum().backward()
+        problem = non_finite_report(
+            {f"{agent} objective": objective for agent, objective in zip(self.agents, objectives)},
+            {name: policy.parameters() for name, policy in zip(self._policy_names, self.policies)})
+        if problem is not None:
+            for optimizer in self.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteUpdateError(f"{problem}; the update was not applied")
         for optimizer in self.optimizers:
             optimizer.step()
         return objectives.detach()
+
+    def _dynamics_update(self, batch: MultiAgentBatch) -> Tensor:
+        """One step of the game dynamics on ``batch``, undone entirely if a value turns out non-finite.
+
+        The dynamics step the agents one after another (and extragradient twice), so a bad
+        direction may be found after another agent already moved: the state before the step is
+        kept and put back.
+        """
+        before = self._learning_state()
+        self._batch = batch
+        try:
+            with torch.no_grad():
+                self._behaviour_log_probs = self.log_probs(batch)[0]
+            return self.dynamics.step()
+        except NonFiniteUpdateError as error:
+            self._restore_learning_state(before)
+            raise NonFiniteUpdateError(f"{error}; the update was not applied") from None
+        finally:
+            self._batch = self._behaviour_log_probs = None
 
     # --------------------------------------------------------------------------------- analysis
     def strategies(self, batch: MultiAgentBatch | None = None) -> list[Tensor]:
@@ -410,9 +463,13 @@ class MultiAgentReinforce:
 
         The actions are sampled from the current policies, or, with ``uniform=True``, uniformly
         from the legal actions (the random-policy baseline). The episodes do not count in the
-        training statistics.
+        training statistics. Every call resets the env copies with fresh seeds derived from
+        ``(seed, number of earlier evaluations)``, never ones a training rollout uses.
         """
-        batch = self._rollout(self._sample_uniformly if uniform else self._sample)
+        entropy = [self.config.seed, EVALUATION_STREAM, self.evaluations]
+        seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+        batch = self._rollout(self._sample_uniformly if uniform else self._sample, seed)
+        self.evaluations += 1
         return {agent: float(value) for agent, value in zip(self.agents, batch.episode_returns().mean(dim=1))}
 
     def nash_conv(self, batch: MultiAgentBatch | None = None) -> float:
@@ -428,12 +485,28 @@ class MultiAgentReinforce:
         *,
         target_nash_conv: float | None = None,
         on_update: Callable[[MultiAgentRecord], None] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> MultiAgentHistory:
         """Run ``iterations`` rollouts and updates, or stop once NashConv <= ``target_nash_conv``.
 
         With ``lr_schedule="linear"`` the learning rate goes from ``lr`` down to 0 over this call's
         iterations (``torch.optim.lr_scheduler.LinearLR``). ``wall_seconds`` counts rollouts,
-        updates, NashConv and ``on_update``, not building the learners.
+        updates, NashConv, checkpoints and ``on_update``, not building the learners.
+
+        Args:
+            checkpoint_path: where :meth:`save` writes (atomically) every ``checkpoint_every``
+                iterations, when ``should_stop`` asks, and at the end.
+            checkpoint_every: iterations between periodic checkpoints; ``None``: only when
+                stopping early and at the end.
+            should_stop: polled after every iteration; once it returns True, training writes a
+                checkpoint and returns with ``history.interrupted`` set, and
+                :meth:`resume_training` (after :meth:`load`) continues exactly where it left off.
+
+        Raises:
+            ascentrl.runs.NonFiniteUpdateError: with ``on_nonfinite="stop"``, an objective or step
+                direction was NaN/inf; the message names the iteration and the last checkpoint.
         """
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise ValueError(f"iterations must be a positive integer, got {iterations!r}")
@@ -442,30 +515,104 @@ class MultiAgentReinforce:
                 raise ValueError(f"target_nash_conv needs a matrix game; {self.config.env} is not one")
             if isinstance(target_nash_conv, bool) or not math.isfinite(target_nash_conv) or target_nash_conv < 0:
                 raise ValueError(f"target_nash_conv must be a finite number >= 0, got {target_nash_conv!r}")
-        if self.config.torch_threads is not None:
-            torch.set_num_threads(self.config.torch_threads)
-        schedulers = []
+        self._check_checkpointing(checkpoint_path, checkpoint_every)
         if self.config.lr_schedule == "linear":
             for optimizer in self.optimizers:
                 for group in optimizer.param_groups:
                     group["lr"] = group["initial_lr"] = self.config.lr
-                schedulers.append(torch.optim.lr_scheduler.LinearLR(
-                    optimizer, start_factor=1.0, end_factor=0.0, total_iters=iterations))
+        self.training_run = MultiAgentTrainingRun(iterations, self.iterations + iterations, target_nash_conv,
+                                                  MultiAgentHistory())
+        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
 
-        start = time.perf_counter()
-        history = MultiAgentHistory()
-        for _ in range(iterations):
+    def resume_training(
+        self,
+        *,
+        on_update: Callable[[MultiAgentRecord], None] | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> MultiAgentHistory:
+        """Continue the :meth:`train` call saved in the checkpoint these learners were loaded from.
+
+        Budget, target and learning-rate schedule are the saved call's; the returned history holds
+        the records from the call's start. Arguments as in :meth:`train`.
+
+        Raises:
+            ValueError: the learners have no unfinished training run to continue.
+        """
+        run = self.training_run
+        if run is None:
+            raise ValueError("resume_training: these learners have no training run to continue "
+                             "(load a checkpoint written during train())")
+        if run.finished:
+            raise ValueError(f"resume_training: the saved run already finished after {self.iterations} "
+                             f"iterations; there is nothing to resume")
+        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        run.history.interrupted = False
+        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
+
+    @staticmethod
+    def _check_checkpointing(path: str | os.PathLike | None, every: int | None) -> None:
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+            raise ValueError(f"checkpoint_every must be a positive integer or None, got {every!r}")
+        if every is not None and path is None:
+            raise ValueError("checkpoint_every needs a checkpoint_path to write to")
+
+    def _schedulers(self, run: MultiAgentTrainingRun) -> list[torch.optim.lr_scheduler.LinearLR]:
+        """The linear decays of the run, at the point the run reached (none for a constant rate)."""
+        if self.config.lr_schedule != "linear":
+            return []
+        schedulers = [torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0,
+                                                        total_iters=run.iterations)
+                      for optimizer in self.optimizers]
+        for scheduler, state in zip(schedulers, run.scheduler_states or (), strict=False):
+            scheduler.load_state_dict(state)
+        return schedulers
+
+    def _run_training(
+        self,
+        on_update: Callable[[MultiAgentRecord], None] | None,
+        checkpoint_path: str | os.PathLike | None,
+        checkpoint_every: int | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> MultiAgentHistory:
+        """The loop of :meth:`train`, from wherever ``self.training_run`` stands."""
+        if self.config.torch_threads is not None:
+            torch.set_num_threads(self.config.torch_threads)
+        run = self.training_run
+        history = run.history
+        schedulers = self._schedulers(run)
+        start, seconds_before = time.perf_counter(), history.wall_seconds
+
+        def checkpoint(wanted: bool) -> None:
+            history.wall_seconds = seconds_before + time.perf_counter() - start
+            history.env_steps, history.agent_steps, history.episodes = self.env_steps, self.agent_steps, self.episodes
+            run.scheduler_states = [copy.deepcopy(scheduler.state_dict()) for scheduler in schedulers] or None
+            if wanted and checkpoint_path is not None:
+                self.save(checkpoint_path)
+
+        while self.iterations < run.stop_at:
             batch = self.collect_episodes()
-            self.update(batch)
+            self.iterations += 1
+            try:
+                self.update(batch)
+            except NonFiniteUpdateError as error:
+                if self.config.on_nonfinite == "stop":
+                    raise NonFiniteUpdateError(
+                        f"iteration {self.iterations}: {error}; training stopped. "
+                        + (f"Last good checkpoint: {self.last_checkpoint[0]} (iteration "
+                           f"{self.last_checkpoint[1]})" if self.last_checkpoint else "No checkpoint was written")
+                        + ". on_nonfinite='skip' would skip such updates instead"
+                    ) from None
+                history.skipped_iterations.append(self.iterations)
             for scheduler in schedulers:
                 scheduler.step()
-            self.iterations += 1
             strategies = self.strategies(batch) if self.game is not None else None
             nash_conv = float(self.game.nash_conv(strategies)) if strategies is not None else math.nan
             returns = batch.episode_returns().mean(dim=1)
             record = MultiAgentRecord(
                 iteration=self.iterations, env_steps=self.env_steps, agent_steps=self.agent_steps,
-                episodes=self.episodes, wall_seconds=time.perf_counter() - start,
+                episodes=self.episodes, wall_seconds=seconds_before + time.perf_counter() - start,
                 mean_returns={agent: float(value) for agent, value in zip(self.agents, returns)},
                 nash_conv=nash_conv,
                 strategies=None if strategies is None else {
@@ -474,34 +621,80 @@ class MultiAgentReinforce:
             history.records.append(record)
             if on_update is not None:
                 on_update(record)
-            if target_nash_conv is not None and nash_conv <= target_nash_conv:
+            if run.target_nash_conv is not None and nash_conv <= run.target_nash_conv:
                 history.reached_target = True
                 break
-        history.wall_seconds = time.perf_counter() - start
-        history.env_steps, history.agent_steps, history.episodes = self.env_steps, self.agent_steps, self.episodes
+            checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
+            if should_stop is not None and should_stop() and self.iterations < run.stop_at:
+                history.interrupted = True
+                checkpoint(True)
+                return history
+        run.finished = True
+        checkpoint(True)
         return history
 
     def close(self) -> None:
         self.envs.close()
 
     # ------------------------------------------------------------------------------ checkpoints
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a checkpoint (policies, optimizers, counters, config, generator), atomically.
+    def _dynamics_memory(self) -> dict[str, Any]:
+        """The game dynamics' own memory (:data:`DYNAMICS_MEMORY`), by attribute name."""
+        if self.dynamics is None:
+            return {}
+        return {name: getattr(self.dynamics, name) for name in DYNAMICS_MEMORY.get(self.config.method, ())}
 
-        A game dynamics' own memory (the optimistic method's previous gradient) is not saved: the
-        first step after :meth:`load` is a plain simultaneous one.
+    def _learning_state(self) -> dict[str, Any]:
+        """A copy of everything an update changes: parameters, optimizer states, dynamics memory."""
+        return copy.deepcopy({
+            "policies": [policy.state_dict() for policy in self.policies],
+            "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
+            "dynamics_memory": self._dynamics_memory(),
+        })
+
+    def _restore_learning_state(self, state: dict[str, Any]) -> None:
+        for policy, policy_state in zip(self.policies, state["policies"], strict=True):
+            policy.load_state_dict(policy_state)
+            for parameter in policy.parameters():
+                parameter.grad = None
+        for optimizer, optimizer_state in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(optimizer_state)
+        memory = state["dynamics_memory"]
+        expected = set(DYNAMICS_MEMORY.get(self.config.method, ()))
+        if set(memory) != expected:
+            raise ValueError(f"the {self.config.method} dynamics keeps memory {sorted(expected)}, "
+                             f"the state holds {sorted(memory)}")
+        for name, value in memory.items():
+            setattr(self.dynamics, name, copy.deepcopy(value))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a checkpoint with everything needed to continue, atomically.
+
+        It holds the config, the policies and their optimizers, the game dynamics' memory, the
+        counters, the action-noise generator, the :class:`MultiAgentTrainingRun` in progress (with
+        the learning-rate schedulers) and python/numpy/torch global generator states. The envs need
+        no state of their own: every rollout reseeds them from ``(seed, iteration)``.
         """
         save_checkpoint(path, CHECKPOINT_KIND, {
             "config": dataclasses.asdict(self.config),
-            "policies": [policy.state_dict() for policy in self.policies],
-            "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
-            "counters": [self.env_steps, self.agent_steps, self.episodes, self.iterations],
+            **self._learning_state(),
+            "env_steps": self.env_steps,
+            "agent_steps": self.agent_steps,
+            "episodes": self.episodes,
+            "iterations": self.iterations,
+            "evaluations": self.evaluations,
             "generator": self.generator.get_state(),
+            "training_run": self.training_run.to_state() if self.training_run is not None else None,
+            "global_rng": capture_rng_states(),
         })
+        self.last_checkpoint = (str(path), self.iterations)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> MultiAgentReinforce:
+    def load(cls, path: str | os.PathLike, *, restore_global_rng: bool = False) -> MultiAgentReinforce:
         """Rebuild learners from :meth:`save`'s checkpoint (safe ``weights_only`` loading).
+
+        ``restore_global_rng=True`` also puts python's, numpy's and torch's global generators back
+        as they were at saving time, for a process that resumes the run (the learners themselves
+        draw only from their own generator and the reseeded envs).
 
         Raises:
             ascentrl.runs.CheckpointError: missing, corrupted, foreign or mismatched file.
@@ -509,14 +702,20 @@ class MultiAgentReinforce:
         payload = load_checkpoint(path, CHECKPOINT_KIND)
         try:
             learners = cls(MultiAgentConfig(**payload["config"]))
-            for policy, state in zip(learners.policies, payload["policies"], strict=True):
-                policy.load_state_dict(state)
-            for optimizer, state in zip(learners.optimizers, payload["optimizers"], strict=True):
-                optimizer.load_state_dict(state)
-            learners.env_steps, learners.agent_steps, learners.episodes, learners.iterations = (
-                int(value) for value in payload["counters"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path}: its config cannot build learners here: {error}") from None
+        try:
+            learners._restore_learning_state(payload)
+            for name in ("env_steps", "agent_steps", "episodes", "iterations", "evaluations"):
+                setattr(learners, name, int(payload[name]))
             learners.generator.set_state(payload["generator"])
-            learners._next_reset_seed = None
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise CheckpointError(f"checkpoint {path}: does not hold usable multi-agent learners: {error}") from None
+            if payload["training_run"] is not None:
+                learners.training_run = MultiAgentTrainingRun.from_state(payload["training_run"])
+            if restore_global_rng:
+                restore_rng_states(payload["global_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            learners.close()
+            raise CheckpointError(f"checkpoint {path}: does not hold usable multi-agent learners: "
+                                  f"{type(error).__name__}: {error}") from None
+        learners.last_checkpoint = (str(path), learners.iterations)
         return learners

@@ -12,8 +12,19 @@ random play, e.g. for the parameter-shared agents on mpe2/simple_spread-v3 (extr
 
 With --out DIR it writes summary.json (final NashConv under "nash_conv", null for other envs),
 progress.csv, checkpoint.pt, config.json and returns.png, plus strategies.png and nash_conv.png for
-matrix games. wall_seconds counts training only, not start-up or building the envs. Exit code: 0
-when done (or the target was reached), 1 when a --target-nash-conv was not reached, 2 on bad input.
+matrix games. wall_seconds counts training only, not start-up or building the envs.
+
+Nothing trained is lost: with --out, OUT/checkpoint.pt is rewritten (atomically) every
+--checkpoint-every iterations and at the end. Ctrl-C (SIGINT) or SIGTERM finishes the current update,
+writes the checkpoint (to OUT/checkpoint.pt, or without --out to ./ENV-METHOD-seedSEED-interrupted/),
+prints how to resume and exits with 130 (SIGINT) or 143 (SIGTERM). --resume PATH continues that run
+with the settings saved in it (only --out, --checkpoint-every, --progress-bar and --compare-random
+may be given again; --out defaults to the checkpoint's folder); for the same seed on CPU it ends with
+the same parameters and summary.json numbers (wall time aside) as a run that was never stopped.
+
+Exit code: 0 when done (or the target was reached), 1 when a --target-nash-conv was not reached, 2 on
+bad input, 3 when training stopped on a NaN/inf objective or step direction (--on-nonfinite skip skips
+those updates instead), 130/143 when interrupted.
 """
 
 from __future__ import annotations
@@ -28,8 +39,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ascentrl.agents import MultiAgentConfig, MultiAgentHistory, MultiAgentRecord, MultiAgentReinforce
+from ascentrl.interrupts import StopOnSignals
 from ascentrl.runs import (
     CommandLineParser,
+    NonFiniteUpdateError,
     add_config_arguments,
     config_from_args,
     fail,
@@ -38,6 +51,10 @@ from ascentrl.runs import (
     write_json,
     write_line_plot,
 )
+
+EXIT_NON_FINITE = 3
+RESUMABLE_OPTIONS = ("out", "checkpoint_every", "progress_bar", "compare_random")
+"""The options --resume accepts; everything else comes from the checkpoint."""
 
 
 @dataclass
@@ -50,18 +67,27 @@ class RunOptions:
     """Matrix games only: stop once the learned strategies' NashConv is at most this."""
     out: str | None = None
     """Folder for summary.json, progress.csv, checkpoint.pt, config.json and the plots."""
+    checkpoint_every: int = 50
+    """Iterations between checkpoints in OUT/checkpoint.pt (also written when stopped and at the end)."""
+    resume: str | None = None
+    """Continue the run saved in this checkpoint, with its settings."""
     progress_bar: bool = True
     """Show a tqdm progress bar with iterations, NashConv or mean returns."""
     compare_random: bool = False
     """After training, report each agent's mean return under the trained policies and under uniformly random play."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
-            raise ValueError(f"--iterations must be a positive integer, got {self.iterations!r}")
+        for name in ("iterations", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
         if self.target_nash_conv is not None and not (
             math.isfinite(self.target_nash_conv) and self.target_nash_conv >= 0
         ):
             raise ValueError(f"--target-nash-conv must be a finite number >= 0, got {self.target_nash_conv!r}")
+        if self.resume is not None and not Path(self.resume).is_file():
+            problem = "is a folder, not a checkpoint file" if Path(self.resume).is_dir() else "no such checkpoint file"
+            raise ValueError(f"--resume {self.resume}: {problem}")
 
 
 def build_parser() -> CommandLineParser:
@@ -70,6 +96,34 @@ def build_parser() -> CommandLineParser:
     add_config_arguments(parser.add_argument_group("run"), RunOptions)
     add_config_arguments(parser.add_argument_group("learners"), MultiAgentConfig)
     return parser
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """The fields set explicitly on the command line (as opposed to left at their defaults)."""
+    not_given = object()  # not a string, so argparse does not run it through the option's type
+    probe = build_parser()
+    names = [field.name for config in (RunOptions, MultiAgentConfig) for field in dataclasses.fields(config)]
+    probe.set_defaults(**dict.fromkeys(names, not_given))
+    return {name for name, value in vars(probe.parse_args(argv)).items() if value is not not_given}
+
+
+def resume_learners(argv: list[str] | None, options: RunOptions) -> tuple[MultiAgentReinforce, RunOptions]:
+    """Load the run to continue; the options it runs with are the saved ones plus RESUMABLE_OPTIONS."""
+    refused = sorted(given_options(argv) - {"resume", *RESUMABLE_OPTIONS})
+    if refused:
+        raise ValueError(
+            f"--resume continues the saved run with its own settings; drop "
+            f"{', '.join('--' + name.replace('_', '-') for name in refused)} (only "
+            f"{', '.join('--' + name.replace('_', '-') for name in RESUMABLE_OPTIONS)} may be given)")
+    learners = MultiAgentReinforce.load(options.resume, restore_global_rng=True)
+    run = learners.training_run
+    if run is None or run.finished:
+        learners.close()
+        raise ValueError(f"--resume {options.resume}: the run saved there "
+                         f"{'already finished' if run is not None else 'was not training'}; nothing to resume")
+    out = options.out if options.out is not None else str(Path(options.resume).resolve().parent)
+    saved = dataclasses.replace(options, iterations=run.iterations, target_nash_conv=run.target_nash_conv, out=out)
+    return learners, saved
 
 
 def progress_row(record: MultiAgentRecord, action_names: list[list[str]] | None) -> dict[str, float]:
@@ -103,13 +157,13 @@ def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptio
         "strategies": last.strategies,
         "target_nash_conv": options.target_nash_conv,
         "reached_target": history.reached_target if options.target_nash_conv is not None else None,
+        "skipped_updates": len(history.skipped_iterations),
         "trained_mean_returns": comparison["trained"] if comparison else None,
         "random_mean_returns": comparison["random"] if comparison else None,
     })
     action_names = [list(names) for names in learners.game.action_names] if is_game else None
     rows = [progress_row(record, action_names) for record in records]
     write_csv(folder / "progress.csv", list(rows[0]), rows)
-    learners.save(folder / "checkpoint.pt")
     write_json(folder / "config.json", {"learners": dataclasses.asdict(config), "run": dataclasses.asdict(options)})
     iterations = [record.iteration for record in records]
     title = f"{config.method} on {config.env}, seed {config.seed}"
@@ -134,39 +188,81 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         options = config_from_args(RunOptions, arguments)
-        config = config_from_args(MultiAgentConfig, arguments)
+        if options.resume is not None:
+            learners, options = resume_learners(argv, options)
+        else:
+            config = config_from_args(MultiAgentConfig, arguments)
+            seed_everything(config.seed)
+            learners = MultiAgentReinforce(config)
+            if options.target_nash_conv is not None and learners.game is None:
+                learners.close()
+                raise ValueError(f"--target-nash-conv needs a matrix game; {config.env} is not one")
         if options.out is not None:
-            Path(options.out).mkdir(parents=True, exist_ok=True)
-        seed_everything(config.seed)
-        learners = MultiAgentReinforce(config)
-        if options.target_nash_conv is not None and learners.game is None:
-            learners.close()
-            raise ValueError(f"--target-nash-conv needs a matrix game; {config.env} is not one")
+            try:
+                Path(options.out).mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                learners.close()
+                raise ValueError(f"--out {options.out}: cannot create the folder ({error.strerror or error})") from None
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
+    try:
+        return train(parser, learners, options, argv)
+    finally:
+        learners.close()
 
-    bar = tqdm(total=options.iterations, unit="it", disable=not options.progress_bar,
-               desc=f"{config.method} {config.env}", dynamic_ncols=True)
 
-    def on_update(record: MultiAgentRecord) -> None:
-        bar.update(1)
-        if record.strategies is not None:
-            bar.set_postfix(nash_conv=f"{record.nash_conv:.4f}", refresh=False)
-        else:
-            bar.set_postfix({agent: f"{value:.2f}" for agent, value in record.mean_returns.items()}, refresh=False)
+def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: RunOptions,
+          argv: list[str] | None) -> int:
+    """Train with a progress bar, checkpoints and signal handling; report and write the outputs."""
+    config = learners.config
+    checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
+    with StopOnSignals() as stop:
+        done = len(learners.training_run.history.records) if options.resume is not None else 0
+        bar = tqdm(total=options.iterations, initial=done, unit="it", disable=not options.progress_bar,
+                   desc=f"{config.method} {config.env}", dynamic_ncols=True)
 
-    history = learners.train(options.iterations, target_nash_conv=options.target_nash_conv, on_update=on_update)
-    bar.close()
+        def on_update(record: MultiAgentRecord) -> None:
+            bar.update(1)
+            if record.strategies is not None:
+                bar.set_postfix(nash_conv=f"{record.nash_conv:.4f}", refresh=False)
+            else:
+                bar.set_postfix({agent: f"{value:.2f}" for agent, value in record.mean_returns.items()},
+                                refresh=False)
+
+        checkpointing = {"on_update": on_update, "checkpoint_path": checkpoint_path,
+                         "checkpoint_every": options.checkpoint_every if checkpoint_path is not None else None,
+                         "should_stop": lambda: stop.requested}
+        try:
+            if options.resume is not None:
+                history = learners.resume_training(**checkpointing)
+            else:
+                history = learners.train(options.iterations, target_nash_conv=options.target_nash_conv,
+                                         **checkpointing)
+        except NonFiniteUpdateError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return EXIT_NON_FINITE
+        finally:
+            bar.close()
+    if history.interrupted:
+        if checkpoint_path is None:
+            folder = f"{config.env.replace('/', '_')}-{config.method}-seed{config.seed}-interrupted"
+            checkpoint_path = Path(folder) / "checkpoint.pt"
+            learners.save(checkpoint_path)
+        print(f"{stop.signal_name}: stopped after iteration {learners.iterations}; checkpoint written to "
+              f"{checkpoint_path}\nresume with: python {sys.argv[0] if argv is None else __file__} "
+              f"--resume {checkpoint_path}", flush=True)
+        return stop.exit_code
+
     comparison = None
     if options.compare_random:
         comparison = {"trained": learners.evaluate(), "random": learners.evaluate(uniform=True)}
-    learners.close()
-
     last = history.records[-1]
     outcome = (f"NashConv {history.nash_conv:.4f}" if learners.game is not None else
                "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
+    skipped = (f"; {len(history.skipped_iterations)} updates skipped for non-finite values"
+               if history.skipped_iterations else "")
     print(f"{config.method} on {config.env}, seed {config.seed}: {learners.iterations} iterations, "
-          f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {outcome}")
+          f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {outcome}{skipped}")
     if comparison is not None:
         for agent in learners.agents:
             print(f"  {agent}: mean return {comparison['trained'][agent]:.3f} trained, "
