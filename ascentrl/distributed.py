@@ -56,9 +56,11 @@ __all__ = [
     "all_reduce_gradients",
     "all_reduce_sum",
     "broadcast_parameters",
+    "gather_shards",
     "init_distributed",
     "rank_seed",
     "replicas_identical",
+    "shard_slice",
 ]
 
 BACKENDS = ("gloo", "nccl")
@@ -348,6 +350,47 @@ def replicas_identical(module_or_params: ParametersOrModule, context: Distribute
     verdict = torch.tensor([mismatches], dtype=torch.float64, device=_collective_device(context))
     dist.all_reduce(verdict, op=dist.ReduceOp.SUM)
     return bool(verdict.item() == 0)
+
+
+def shard_slice(count: int, context: DistributedContext) -> slice:
+    """This rank's contiguous share of ``count`` items (e.g. games of a batch), in rank order.
+
+    Rank ``r`` of ``R`` gets items ``[floor(r count / R), floor((r + 1) count / R))``: shares differ
+    by at most one item and together cover all ``count`` exactly once. ``slice(0, count)`` in a
+    single process.
+    """
+    _check_context(context)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"count must be an int >= 0, got {count!r}")
+    rank, world_size = context.rank, context.world_size
+    return slice(rank * count // world_size, (rank + 1) * count // world_size)
+
+
+def gather_shards(shard: Tensor, context: DistributedContext) -> Tensor:
+    """Concatenate every rank's ``shard`` along dimension 0, in rank order, on every rank.
+
+    The inverse of splitting a batch with :func:`shard_slice`: shards may differ in length along
+    dimension 0 (not in their other dimensions or dtype). One all-gather of the lengths, one of the
+    zero-padded shards. Returns ``shard`` itself in a single process.
+    """
+    _check_context(context)
+    if not isinstance(shard, Tensor) or shard.dim() == 0:
+        raise TypeError("shard must be a tensor with at least one dimension (the batch)")
+    if not _needs_collectives(context):
+        return shard
+    device = _collective_device(context)
+    # gloo has no bool all-gather; bytes carry the same values.
+    payload = shard.detach().to(device, torch.uint8 if shard.dtype == torch.bool else shard.dtype)
+    length = torch.tensor([payload.shape[0]], dtype=torch.int64, device=device)
+    lengths = [torch.empty_like(length) for _ in range(context.world_size)]
+    dist.all_gather(lengths, length)
+    sizes = [int(size.item()) for size in lengths]
+    padded = torch.zeros((max(sizes), *payload.shape[1:]), dtype=payload.dtype, device=device)
+    padded[: payload.shape[0]] = payload
+    pieces = [torch.empty_like(padded) for _ in range(context.world_size)]
+    dist.all_gather(pieces, padded)
+    gathered = torch.cat([piece[:size] for piece, size in zip(pieces, sizes)])
+    return gathered.to(shard.device, shard.dtype)
 
 
 def all_reduce_sum(values: Mapping[str, float], context: DistributedContext) -> dict[str, float]:

@@ -10,6 +10,11 @@ extrapolated to the whole batch (the output says so). --compare also runs the pl
 (one fixed step for all games; per-game steps without restarts; extragradient with restarts).
 
   python scripts/bench_games.py [--games 10000] [--nashpy-games 500] [--compare] [--json]
+  torchrun --standalone --nproc_per_node 2 scripts/bench_games.py
+
+Under torchrun every rank builds the same seeded games, solves its contiguous share of them
+(ascentrl.distributed.shard_slice) and the solutions are gathered on every rank; the wall time runs
+from a barrier before the solve to the end of the gather. Only rank 0 times nashpy and prints.
 
 Target: >= 99.9% of games at NashConv <= 1e-6 in <= 2 s on 2 CPU cores, >= 10x nashpy.
 """
@@ -17,6 +22,7 @@ Target: >= 99.9% of games at NashConv <= 1e-6 in <= 2 s on 2 CPU cores, >= 10x n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ascentrl.distributed import DistributedContext, gather_shards, init_distributed, shard_slice
 from ascentrl.envs import random_zero_sum_game
 from ascentrl.games import ZeroSumSolution, solve_zero_sum_games
 from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail
@@ -69,9 +76,14 @@ class BenchConfig:
             raise ValueError(f"--tolerance must be a finite number > 0, got {self.tolerance!r}")
 
 
-def timed_solve(row_payoffs: torch.Tensor, **options) -> tuple[ZeroSumSolution, float]:
+def timed_solve(row_payoffs: torch.Tensor, context: DistributedContext, **options) -> tuple[ZeroSumSolution, float]:
+    """Solve this rank's share of the games and gather the whole solution; time it all."""
+    if context.is_distributed:
+        torch.distributed.barrier()
     start = time.perf_counter()
-    solution = solve_zero_sum_games(row_payoffs, **options)
+    share = solve_zero_sum_games(row_payoffs[shard_slice(len(row_payoffs), context)], **options)
+    solution = ZeroSumSolution(*(gather_shards(getattr(share, field.name), context)
+                                 for field in dataclasses.fields(ZeroSumSolution)))
     return solution, time.perf_counter() - start
 
 
@@ -142,18 +154,29 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(BenchConfig, parser.parse_args(argv))
     except (ValueError, TypeError) as error:
         fail(parser, error)
+    try:
+        context = init_distributed()
+    except (ValueError, RuntimeError) as error:
+        fail(parser, error)
+    with context:
+        return run(config, context)
+
+
+def run(config: BenchConfig, context: DistributedContext) -> int:
+    """Solve, measure and (on rank 0) compare with nashpy and print."""
     torch.set_num_threads(config.threads)
     game = random_zero_sum_game((3, 3), count=config.games, seed=config.seed)
     row_payoffs = game.payoffs[:, 0].contiguous()
     options = {"tolerance": config.tolerance, "max_iterations": config.max_iterations}
 
     solve_zero_sum_games(row_payoffs[:64], **options)  # warm-up: first-call allocations and dispatch
-    solution, seconds = timed_solve(row_payoffs, **options)
+    solution, seconds = timed_solve(row_payoffs, context, **options)
     report = {
         "games": config.games,
         "seed": config.seed,
         "tolerance": config.tolerance,
         "threads": config.threads,
+        "processes": context.world_size,
         "ours": solver_report("primal_dual + restarts (default)", solution, seconds),
     }
     if config.compare:
@@ -166,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             "extragradient, per-game step 0.7/‖A‖₂, restarts": dict(method="extragradient", step_scale=0.7),
         }
         report["baselines"] = [
-            solver_report(name, *timed_solve(row_payoffs, **options, **kwargs)) for name, kwargs in baselines.items()
+            solver_report(name, *timed_solve(row_payoffs, context, **options, **kwargs))
+            for name, kwargs in baselines.items()
         ]
+    if not context.is_main:
+        return 0
     if config.nashpy_games:
         count = min(config.nashpy_games, config.games)
         nashpy_results = time_nashpy(row_payoffs[:count].numpy(), config.tolerance)
@@ -198,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_report(config: BenchConfig, report: dict) -> None:
     ours = report["ours"]
     print(f"{config.games:,} random zero-sum 3x3 games (standard normal payoffs, seed {config.seed}), float64,"
-          f" {config.threads} torch thread(s), from the uniform profile")
+          f" {config.threads} torch thread(s) x {report['processes']} process(es), from the uniform profile")
     print(f"{'solver':<58}{'solved':>9}{'seconds':>9}{'median it':>11}{'p99 it':>8}{'worst NashConv':>16}")
     for row in [ours, *report.get("baselines", [])]:
         print(f"{row['solver']:<58}{100 * row['fraction_solved']:>8.2f}%{row['wall_seconds']:>9.3f}"

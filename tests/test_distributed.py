@@ -9,17 +9,13 @@ compute the single-process reference, so the model, data and objective exist in 
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 import torch.distributed as dist
+from torchrun_launcher import TORCHRUN_VARIABLES, torchrun
 
 from ascentrl import Ascent
 from ascentrl.distributed import (
@@ -31,7 +27,6 @@ from ascentrl.distributed import (
     rank_seed,
 )
 
-TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 LAUNCH_TIMEOUT_SECONDS = 40  # a hard stop: a test that gets here has hung, which is the bug
 
 HELPER = '''
@@ -156,31 +151,18 @@ def load_helper(path: Path) -> ModuleType:
     return module
 
 
-def torchrun(tmp_path: Path, scenario: str) -> tuple[int, str, float]:
+def run_helper(tmp_path: Path, scenario: str) -> tuple[int, str, float]:
     """Run the helper's ``scenario`` on 2 ranks; return exit status, combined output, seconds."""
     helper = tmp_path / "helper.py"
     helper.write_text(HELPER)
-    environment = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               str(helper), scenario, str(tmp_path)]
-    start = time.monotonic()
-    # A session of its own, so a hung launch can be killed with its workers.
-    process = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=LAUNCH_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"torchrun {scenario} hung for {LAUNCH_TIMEOUT_SECONDS} s:\n{output}")
-    return process.returncode, output, time.monotonic() - start
+    return torchrun(tmp_path, str(helper), scenario, str(tmp_path), timeout=LAUNCH_TIMEOUT_SECONDS)
 
 
 @pytest.fixture(scope="module")
 def correctness_run(tmp_path_factory) -> Path:
     """One launch shared by the gradient and training tests: the directory the ranks wrote to."""
     tmp_path = tmp_path_factory.mktemp("correctness")
-    status, output, _ = torchrun(tmp_path, "correctness")
+    status, output, _ = run_helper(tmp_path, "correctness")
     assert status == 0, output
     return tmp_path
 
@@ -240,7 +222,7 @@ def test_ascent_updates_keep_every_rank_bit_identical(correctness_run):
 
 
 def test_a_rank_that_raises_fails_the_job_with_its_error(tmp_path):
-    status, output, seconds = torchrun(tmp_path, "raise")
+    status, output, seconds = run_helper(tmp_path, "raise")
     assert status != 0, output
     # The rank's own traceback, streamed with torch.distributed's "[rankK]:" prefix ...
     assert "[rank1]: RuntimeError: rank 1 failed on purpose" in output, output
@@ -253,7 +235,7 @@ def test_a_rank_that_raises_fails_the_job_with_its_error(tmp_path):
 
 
 def test_a_hung_rank_makes_the_others_time_out(tmp_path):
-    status, output, seconds = torchrun(tmp_path, "hang")
+    status, output, seconds = run_helper(tmp_path, "hang")
     assert status != 0, output
     errors = [line for line in output.splitlines() if line.startswith("[rank0]: RuntimeError")]
     assert errors and "Timed out" in errors[-1], output

@@ -7,22 +7,16 @@ single-process run's), and only rank 0 may write the run's files.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from torchrun_launcher import torchrun
 
 from ascentrl.agents import Reinforce, ReinforceConfig
 from ascentrl.distributed import DistributedContext
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-LAUNCH_TIMEOUT_SECONDS = 90  # a hard stop: a launch that gets here has hung, which is the bug
 CONFIG = dict(num_envs=4, seed=3, max_episode_steps=100)
 
 AGENT_HELPER = f'''
@@ -50,28 +44,12 @@ with init_distributed(timeout_seconds=60) as context:
 '''
 
 
-def torchrun(tmp_path: Path, *arguments: str) -> tuple[int, str]:
-    """Run ``arguments`` on 2 ranks; return exit status and combined output."""
-    environment = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               *arguments]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=LAUNCH_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"torchrun {arguments} hung for {LAUNCH_TIMEOUT_SECONDS} s:\n{output}")
-    return process.returncode, output
-
-
 @pytest.fixture(scope="module")
 def ranks(tmp_path_factory) -> list[dict]:
     tmp_path = tmp_path_factory.mktemp("data_parallel")
     helper = tmp_path / "helper.py"
     helper.write_text(AGENT_HELPER)
-    status, output = torchrun(tmp_path, str(helper), str(tmp_path))
+    status, output, _ = torchrun(tmp_path, str(helper), str(tmp_path))
     assert status == 0, output
     return [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
 
@@ -99,7 +77,7 @@ def test_rank_zero_collects_what_the_single_process_run_collects(ranks):
 
 def test_training_script_under_torchrun_writes_one_summary_with_the_world_size(tmp_path):
     out = tmp_path / "run"
-    status, output = torchrun(tmp_path, str(SCRIPTS / "train_cartpole.py"), "--total-steps", "4000",
+    status, output, _ = torchrun(tmp_path, str(SCRIPTS / "train_cartpole.py"), "--total-steps", "4000",
                               "--num-envs", "4", "--eval-episodes", "4", "--target-return", "10000",
                               "--out", str(out), "--no-progress-bar")
     assert status == 1, output  # budget spent without reaching the (unreachable) target: exit 1
@@ -115,6 +93,6 @@ def test_training_script_under_torchrun_writes_one_summary_with_the_world_size(t
 def test_resume_is_refused_under_torchrun(tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"
     checkpoint.write_bytes(b"not read: the refusal comes first")
-    status, output = torchrun(tmp_path, str(SCRIPTS / "train_cartpole.py"), "--resume", str(checkpoint))
+    status, output, _ = torchrun(tmp_path, str(SCRIPTS / "train_cartpole.py"), "--resume", str(checkpoint))
     assert status != 0
     assert "--resume: a run is resumed in a single process, not under torchrun (world size 2)" in output
