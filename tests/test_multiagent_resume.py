@@ -142,6 +142,25 @@ def test_a_signalled_and_resumed_run_ends_exactly_like_the_uninterrupted_one(
     assert_same_run(tmp_path, uninterrupted[method])
 
 
+def test_without_out_the_interrupted_run_is_saved_in_a_named_folder_and_resumes_there(
+        script, uninterrupted, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    original_update = MultiAgentReinforce.update
+
+    def update_after_a_signal(self, batch):
+        if self.iterations == INTERRUPTED_AT:
+            signal.raise_signal(signal.SIGTERM)
+        return original_update(self, batch)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(MultiAgentReinforce, "update", update_after_a_signal)
+        assert script.main([*COMMON, *RUNS["lola"]]) == 143
+    checkpoint = Path("matching_pennies-lola-seed3-interrupted") / "checkpoint.pt"
+    assert f"--resume {checkpoint}" in capsys.readouterr().out
+    assert script.main(["--resume", str(checkpoint), "--no-progress-bar"]) == 0
+    assert_same_run(tmp_path / checkpoint.parent, uninterrupted["lola"])
+
+
 def test_sigint_to_a_real_process_then_resume_matches_the_uninterrupted_run(script, tmp_path):
     # Long enough (about a second of training) that the signal lands while it trains.
     arguments = ["--method", "optimistic", "--env", "matching_pennies", "--num-envs", "64", "--iterations", "150",
