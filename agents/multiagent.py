@@ -208,8 +208,11 @@ class MultiAgentReinforce:
     Example::
 
         learners = MultiAgentReinforce(MultiAgentConfig(env="matching_pennies", method="lola"))
-        history = learners.train(300)
+        history = learners.train(300, checkpoint_path="run.pt", checkpoint_every=50)
         print(history.nash_conv, learners.strategies())
+
+        # after an interruption (should_stop, or a crash after a periodic checkpoint):
+        history = MultiAgentReinforce.load("run.pt", restore_global_rng=True).resume_training()
     """
 
     def __init__(self, config: MultiAgentConfig | None = None) -> None:

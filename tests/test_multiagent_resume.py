@@ -350,15 +350,23 @@ def test_on_nonfinite_skip_skips_only_the_poisoned_update(monkeypatch):
     learners.close()
 
 
-def test_the_script_exits_3_with_one_line_on_a_nan(script, tmp_path, monkeypatch, capsys):
-    poison_iteration(monkeypatch, 3, "objective")
-    code = script.main(["--method", "lola", "--num-envs", "8", "--iterations", "10", "--checkpoint-every", "1",
-                        "--no-progress-bar", "--out", str(tmp_path)])
+def test_the_script_exits_3_with_one_line_on_a_nan_and_the_last_good_checkpoint_resumes(
+        script, tmp_path, monkeypatch, capsys):
+    arguments = ["--method", "lola", "--num-envs", "8", "--iterations", "10", "--checkpoint-every", "1",
+                 "--no-progress-bar"]
+    with monkeypatch.context() as patched:
+        poison_iteration(patched, 3, "objective")
+        code = script.main([*arguments, "--out", str(tmp_path / "failed")])
     error = capsys.readouterr().err.strip()
     assert code == 3
     assert error.count("\n") == 0 and "iteration 3: the player_0 objective is nan" in error
-    assert f"{tmp_path / 'checkpoint.pt'} (iteration 2)" in error
-    assert load_checkpoint(tmp_path / "checkpoint.pt", KIND)["iterations"] == 2
+    checkpoint = tmp_path / "failed" / "checkpoint.pt"
+    assert f"{checkpoint} (iteration 2)" in error
+    assert load_checkpoint(checkpoint, KIND)["iterations"] == 2
+    # Once the cause is gone, the periodic checkpoint continues the run as if nothing had happened.
+    assert script.main(["--resume", str(checkpoint), "--no-progress-bar"]) == 0
+    assert script.main([*arguments, "--out", str(tmp_path / "clean")]) == 0
+    assert_same_run(tmp_path / "failed", tmp_path / "clean")
 
 
 # ------------------------------------------------------------------------------------ bad input
