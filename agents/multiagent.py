@@ -36,7 +36,7 @@ are reset with a seed derived from ``(seed, iteration)`` and the action noise co
 learners' ``torch.Generator``, whose state is saved. A checkpoint (:meth:`MultiAgentReinforce.save`,
 written by :meth:`MultiAgentReinforce.train` every ``checkpoint_every`` iterations, when asked to
 stop, and at the end) holds the policies, the optimizer and learning-rate scheduler states, the
-game dynamics' own memory (the optimistic method's previous gradient, see :data:`DYNAMICS_MEMORY`),
+game dynamics' own memory (the optimistic method's previous gradient, its ``state_dict``),
 the generator, the counters, the ``train`` call in progress (budget, target, history so far) and
 python/numpy/torch global generator states. So ``MultiAgentReinforce.load(path).resume_training()``
 ends with the same parameters and numbers, bit for bit on CPU, as the run that was never stopped.
@@ -87,7 +87,7 @@ from ascentrl.runs import (
     save_checkpoint,
 )
 
-__all__ = ["DYNAMICS_MEMORY", "METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
+__all__ = ["METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
            "MultiAgentReinforce", "MultiAgentTrainingRun"]
 
 CHECKPOINT_KIND = "MultiAgentReinforce"
@@ -96,7 +96,6 @@ Method = Literal["independent", "shared", "simultaneous", "alternating", "optimi
                  "sga", "consensus", "lola"]
 METHODS: tuple[str, ...] = get_args(Method)
 """``independent``, ``shared``, and every game dynamics of :data:`ascentrl.games.DYNAMICS`."""
-DYNAMICS_MEMORY: dict[str, tuple[str, ...]] = {"optimistic": ("_previous",)}
 """The attributes in which a game dynamics carries information from one step to the next (the
 optimistic method's previous gradient ``g_{t-1}``); checkpoints save them. The other dynamics
 keep none: their step depends on the parameters and the optimizers' states only (tested)."""
@@ -640,18 +639,12 @@ class MultiAgentReinforce:
         self.envs.close()
 
     # ------------------------------------------------------------------------------ checkpoints
-    def _dynamics_memory(self) -> dict[str, Any]:
-        """The game dynamics' own memory (:data:`DYNAMICS_MEMORY`), by attribute name."""
-        if self.dynamics is None:
-            return {}
-        return {name: getattr(self.dynamics, name) for name in DYNAMICS_MEMORY.get(self.config.method, ())}
-
     def _learning_state(self) -> dict[str, Any]:
         """A copy of everything an update changes: parameters, optimizer states, dynamics memory."""
         return copy.deepcopy({
             "policies": [policy.state_dict() for policy in self.policies],
             "optimizers": [optimizer.state_dict() for optimizer in self.optimizers],
-            "dynamics_memory": self._dynamics_memory(),
+            "dynamics_memory": self.dynamics.state_dict() if self.dynamics is not None else {},
         })
 
     def _restore_learning_state(self, state: dict[str, Any]) -> None:
@@ -661,13 +654,11 @@ class MultiAgentReinforce:
                 parameter.grad = None
         for optimizer, optimizer_state in zip(self.optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(optimizer_state)
-        memory = state["dynamics_memory"]
-        expected = set(DYNAMICS_MEMORY.get(self.config.method, ()))
-        if set(memory) != expected:
-            raise ValueError(f"the {self.config.method} dynamics keeps memory {sorted(expected)}, "
-                             f"the state holds {sorted(memory)}")
-        for name, value in memory.items():
-            setattr(self.dynamics, name, copy.deepcopy(value))
+        if self.dynamics is not None:
+            self.dynamics.load_state_dict(state["dynamics_memory"])
+        elif state["dynamics_memory"]:
+            raise ValueError(f"the {self.config.method} learners keep no dynamics memory, "
+                             f"the state holds {sorted(state['dynamics_memory'])}")
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a checkpoint with everything needed to continue, atomically.

@@ -27,7 +27,6 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from ascentrl.agents import MultiAgentConfig, MultiAgentReinforce
-from ascentrl.agents.multiagent import DYNAMICS_MEMORY
 from ascentrl.games import DYNAMICS
 from ascentrl.runs import NonFiniteUpdateError, load_checkpoint
 
@@ -136,7 +135,7 @@ def test_a_signalled_and_resumed_run_ends_exactly_like_the_uninterrupted_one(
     saved = load_checkpoint(checkpoint, KIND)
     assert saved["iterations"] == INTERRUPTED_AT and saved["training_run"]["history"]["interrupted"]
     if method == "optimistic":  # the memory is there, one tensor per parameter of each agent
-        assert len(saved["dynamics_memory"]["_previous"]) == 2
+        assert len(saved["dynamics_memory"]["previous_gradients"]) == 2
 
     assert script.main(["--resume", str(checkpoint), "--no-progress-bar"]) == 0
     assert_same_run(tmp_path, uninterrupted[method])
@@ -287,7 +286,7 @@ def test_dynamics_memory_lists_every_attribute_a_step_changes(method):
     before = dict(vars(learners.dynamics))
     learners.train(2)
     changed = {name for name, value in vars(learners.dynamics).items() if before.get(name, object()) is not value}
-    assert changed == set(DYNAMICS_MEMORY.get(method, ()))
+    assert changed == set(learners.dynamics._memory.values())
     learners.close()
 
 

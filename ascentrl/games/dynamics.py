@@ -75,6 +75,7 @@ not interact; the inner products of ``sga`` are taken per game, so each game get
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import torch
@@ -110,6 +111,8 @@ class GameDynamics:
 
     min_players = 2
     max_players: int | None = None
+    _memory: dict[str, str] = {}
+    """What a dynamics remembers between steps: state-dict key -> attribute name."""
 
     def __init__(
         self,
@@ -151,6 +154,18 @@ class GameDynamics:
     @property
     def n_players(self) -> int:
         return len(self.players)
+
+    def state_dict(self) -> dict[str, object]:
+        """What this dynamics remembers between steps (a copy), e.g. the optimistic method's previous
+        gradient; empty for memoryless dynamics. The players' optimizers keep their own state."""
+        return {key: copy.deepcopy(getattr(self, name)) for key, name in self._memory.items()}
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore what :meth:`state_dict` returned, so that the next step continues exactly."""
+        if set(state) != set(self._memory):
+            raise ValueError(f"{type(self).__name__} state must hold {sorted(self._memory)}, got {sorted(state)}")
+        for key, name in self._memory.items():
+            setattr(self, name, copy.deepcopy(state[key]))
 
     def step(self) -> Tensor:
         """Move every player once.
@@ -238,6 +253,8 @@ class OptimisticAscent(GameDynamics):
 
     The first step has no previous gradient and is a plain simultaneous step.
     """
+
+    _memory = {"previous_gradients": "_previous"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
