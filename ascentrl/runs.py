@@ -54,9 +54,12 @@ __all__ = [
     "CommandLineParser",
     "NonFiniteUpdateError",
     "add_config_arguments",
+    "check_checkpoint_file",
+    "check_resume_options",
     "capture_rng_states",
     "config_from_args",
     "fail",
+    "given_options",
     "load_checkpoint",
     "non_finite_report",
     "restore_rng_states",
@@ -427,6 +430,44 @@ def config_from_args(config_class: type, arguments: argparse.Namespace):
         value = getattr(arguments, field.name)
         values[field.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+def given_options(parser: argparse.ArgumentParser, config_classes: Sequence[type],
+                  argv: Sequence[str] | None) -> set[str]:
+    """The fields of ``config_classes`` that ``argv`` sets explicitly (not left at their defaults).
+
+    ``parser`` must be a fresh parser built with :func:`add_config_arguments` for those classes;
+    its defaults are replaced by a marker, so do not use it for anything else.
+    """
+    not_given = object()  # not a string, so argparse does not run it through the option's type
+    names = [field.name for config in config_classes for field in dataclasses.fields(config)]
+    parser.set_defaults(**dict.fromkeys(names, not_given))
+    return {name for name, value in vars(parser.parse_args(argv)).items() if value is not not_given}
+
+
+def check_resume_options(given: set[str], allowed: Sequence[str]) -> None:
+    """Refuse options other than ``--resume`` and ``allowed`` next to ``--resume``.
+
+    A resumed run continues with the settings saved in its checkpoint; accepting others silently
+    would make it a different run.
+
+    Raises:
+        ValueError: naming the refused options and the accepted ones.
+    """
+    refused = sorted(given - {"resume", *allowed})
+    if refused:
+        def as_flags(names: Iterable[str]) -> str:
+            return ", ".join("--" + name.replace("_", "-") for name in names)
+
+        raise ValueError(f"--resume continues the saved run with its own settings; drop {as_flags(refused)} "
+                         f"(only {as_flags(allowed)} may be given)")
+
+
+def check_checkpoint_file(option: str, path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` naming ``option`` unless ``path`` is an existing file."""
+    if not Path(path).is_file():
+        problem = "is a folder, not a checkpoint file" if Path(path).is_dir() else "no such checkpoint file"
+        raise ValueError(f"{option} {path}: {problem}")
 
 
 def fail(parser: argparse.ArgumentParser, error: BaseException) -> NoReturn:

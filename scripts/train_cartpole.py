@@ -48,8 +48,11 @@ from ascentrl.runs import (
     CommandLineParser,
     NonFiniteUpdateError,
     add_config_arguments,
+    check_checkpoint_file,
+    check_resume_options,
     config_from_args,
     fail,
+    given_options,
     seed_everything,
     write_csv,
     write_json,
@@ -93,9 +96,8 @@ class RunOptions:
             raise ValueError("--tensorboard needs --out DIR to write into")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard")
-        if self.resume is not None and not Path(self.resume).is_file():
-            problem = "is a folder, not a checkpoint file" if Path(self.resume).is_dir() else "no such checkpoint file"
-            raise ValueError(f"--resume {self.resume}: {problem}")
+        if self.resume is not None:
+            check_checkpoint_file("--resume", self.resume)
 
 
 def build_parser() -> CommandLineParser:
@@ -106,23 +108,9 @@ def build_parser() -> CommandLineParser:
     return parser
 
 
-def given_options(argv: list[str] | None) -> set[str]:
-    """The fields set explicitly on the command line (as opposed to left at their defaults)."""
-    not_given = object()  # not a string, so argparse does not run it through the option's type
-    probe = build_parser()
-    names = [field.name for config in (RunOptions, ReinforceConfig) for field in dataclasses.fields(config)]
-    probe.set_defaults(**dict.fromkeys(names, not_given))
-    return {name for name, value in vars(probe.parse_args(argv)).items() if value is not not_given}
-
-
 def resume_agent(argv: list[str] | None, options: RunOptions) -> tuple[Reinforce, RunOptions]:
     """Load the run to continue; the options it runs with are the saved ones plus RESUMABLE_OPTIONS."""
-    refused = sorted(given_options(argv) - {"resume", *RESUMABLE_OPTIONS})
-    if refused:
-        raise ValueError(
-            f"--resume continues the saved run with its own settings; drop "
-            f"{', '.join('--' + name.replace('_', '-') for name in refused)} (only "
-            f"{', '.join('--' + name.replace('_', '-') for name in RESUMABLE_OPTIONS)} may be given)")
+    check_resume_options(given_options(build_parser(), (RunOptions, ReinforceConfig), argv), RESUMABLE_OPTIONS)
     agent = Reinforce.load(options.resume, restore_global_rng=True)
     run = agent.training_run
     if run is None or run.finished:
