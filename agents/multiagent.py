@@ -81,10 +81,12 @@ from ascentrl.runs import (
     CheckpointError,
     NonFiniteUpdateError,
     capture_rng_states,
+    check_checkpointing,
     load_checkpoint,
     non_finite_report,
     restore_rng_states,
     save_checkpoint,
+    stopped_on_non_finite,
 )
 
 __all__ = ["METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
@@ -517,7 +519,7 @@ class MultiAgentReinforce:
                 raise ValueError(f"target_nash_conv needs a matrix game; {self.config.env} is not one")
             if isinstance(target_nash_conv, bool) or not math.isfinite(target_nash_conv) or target_nash_conv < 0:
                 raise ValueError(f"target_nash_conv must be a finite number >= 0, got {target_nash_conv!r}")
-        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        check_checkpointing(checkpoint_path, checkpoint_every)
         if self.config.lr_schedule == "linear":
             for optimizer in self.optimizers:
                 for group in optimizer.param_groups:
@@ -549,16 +551,9 @@ class MultiAgentReinforce:
         if run.finished:
             raise ValueError(f"resume_training: the saved run already finished after {self.iterations} "
                              f"iterations; there is nothing to resume")
-        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        check_checkpointing(checkpoint_path, checkpoint_every)
         run.history.interrupted = False
         return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
-
-    @staticmethod
-    def _check_checkpointing(path: str | os.PathLike | None, every: int | None) -> None:
-        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-            raise ValueError(f"checkpoint_every must be a positive integer or None, got {every!r}")
-        if every is not None and path is None:
-            raise ValueError("checkpoint_every needs a checkpoint_path to write to")
 
     def _schedulers(self, run: MultiAgentTrainingRun) -> list[torch.optim.lr_scheduler.LinearLR]:
         """The linear decays of the run, at the point the run reached (none for a constant rate)."""
@@ -600,12 +595,7 @@ class MultiAgentReinforce:
                 self.update(batch)
             except NonFiniteUpdateError as error:
                 if self.config.on_nonfinite == "stop":
-                    raise NonFiniteUpdateError(
-                        f"iteration {self.iterations}: {error}; training stopped. "
-                        + (f"Last good checkpoint: {self.last_checkpoint[0]} (iteration "
-                           f"{self.last_checkpoint[1]})" if self.last_checkpoint else "No checkpoint was written")
-                        + ". on_nonfinite='skip' would skip such updates instead"
-                    ) from None
+                    raise stopped_on_non_finite(self.iterations, error, self.last_checkpoint) from None
                 history.skipped_iterations.append(self.iterations)
             for scheduler in schedulers:
                 scheduler.step()

@@ -78,10 +78,12 @@ from ascentrl.runs import (
     CheckpointError,
     NonFiniteUpdateError,
     capture_rng_states,
+    check_checkpointing,
     load_checkpoint,
     non_finite_report,
     restore_rng_states,
     save_checkpoint,
+    stopped_on_non_finite,
 )
 
 __all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig", "TrainHistory", "TrainingRun", "UpdateRecord"]
@@ -523,7 +525,7 @@ class Reinforce:
             raise ValueError(f"eval_episodes must be a positive integer, got {eval_episodes!r}")
         if target_return is not None and (isinstance(target_return, bool) or not math.isfinite(target_return)):
             raise ValueError(f"target_return must be a finite number or None, got {target_return!r}")
-        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        check_checkpointing(checkpoint_path, checkpoint_every)
         self.training_run = TrainingRun(self.env_steps + total_steps, target_return, eval_episodes,
                                         TrainHistory())
         return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
@@ -552,16 +554,9 @@ class Reinforce:
             raise ValueError(
                 f"resume_training: the saved run already finished after {run.history.env_steps} steps "
                 f"({'solved' if run.history.solved else 'not solved'}); there is nothing to resume")
-        self._check_checkpointing(checkpoint_path, checkpoint_every)
+        check_checkpointing(checkpoint_path, checkpoint_every)
         run.history.interrupted = False
         return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
-
-    @staticmethod
-    def _check_checkpointing(path: str | os.PathLike | None, every: int | None) -> None:
-        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
-            raise ValueError(f"checkpoint_every must be a positive integer or None, got {every!r}")
-        if every is not None and path is None:
-            raise ValueError("checkpoint_every needs a checkpoint_path to write to")
 
     def _run_training(
         self,
@@ -593,12 +588,7 @@ class Reinforce:
                 objective = self.update(batch)
             except NonFiniteUpdateError as error:
                 if self.config.on_nonfinite == "stop":
-                    raise NonFiniteUpdateError(
-                        f"iteration {self.iterations}: {error}; training stopped. "
-                        + (f"Last good checkpoint: {self.last_checkpoint[0]} (iteration "
-                           f"{self.last_checkpoint[1]})" if self.last_checkpoint else "No checkpoint was written")
-                        + ". on_nonfinite='skip' would skip such updates instead"
-                    ) from None
+                    raise stopped_on_non_finite(self.iterations, error, self.last_checkpoint) from None
                 history.skipped_iterations.append(self.iterations)
                 objective = math.nan
             # Counters, the return window and the stop request summed over all ranks (as they

@@ -54,6 +54,7 @@ __all__ = [
     "CommandLineParser",
     "NonFiniteUpdateError",
     "add_config_arguments",
+    "check_checkpointing",
     "check_checkpoint_file",
     "check_resume_options",
     "capture_rng_states",
@@ -65,6 +66,7 @@ __all__ = [
     "restore_rng_states",
     "save_checkpoint",
     "seed_everything",
+    "stopped_on_non_finite",
     "write_csv",
     "write_json",
     "write_line_plot",
@@ -430,6 +432,23 @@ def config_from_args(config_class: type, arguments: argparse.Namespace):
         value = getattr(arguments, field.name)
         values[field.name] = tuple(value) if isinstance(value, list) else value
     return config_class(**values)
+
+
+def check_checkpointing(path: str | os.PathLike | None, every: int | None) -> None:
+    """Validate a training call's ``checkpoint_path`` / ``checkpoint_every`` pair."""
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"checkpoint_every must be a positive integer or None, got {every!r}")
+    if every is not None and path is None:
+        raise ValueError("checkpoint_every needs a checkpoint_path to write to")
+
+
+def stopped_on_non_finite(iteration: int, error: NonFiniteUpdateError,
+                          last_checkpoint: tuple[str, int] | None) -> NonFiniteUpdateError:
+    """The error that stops training on a NaN/inf: what, at which iteration, and what is left."""
+    left = (f"Last good checkpoint: {last_checkpoint[0]} (iteration {last_checkpoint[1]})"
+            if last_checkpoint else "No checkpoint was written")
+    return NonFiniteUpdateError(f"iteration {iteration}: {error}; training stopped. {left}. "
+                                "on_nonfinite='skip' would skip such updates instead")
 
 
 def given_options(parser: argparse.ArgumentParser, config_classes: Sequence[type],
