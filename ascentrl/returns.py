@@ -220,10 +220,15 @@ def batch_mean_baseline(returns: Tensor, valid: Tensor) -> Tensor:
         )
     _check_mask("valid", valid)
     weights = valid.to(returns.dtype)
-    masked = returns * weights
-    others_sum = masked.sum(dim=1, keepdim=True) - masked
+    # Sums are taken relative to one valid return per step, so that equal returns give exactly
+    # R_t - b_t = 0: summing the raw returns leaves a rounding residue (~1e-5 in float32) that
+    # advantage normalization would blow up into full-size random weights.
+    reference = returns.gather(1, valid.to(torch.uint8).argmax(dim=1, keepdim=True))
+    centered = (returns - reference) * weights
+    others_sum = centered.sum(dim=1, keepdim=True) - centered
     others_count = weights.sum(dim=1, keepdim=True) - weights
-    return torch.where(others_count > 0, others_sum / others_count.clamp(min=1), torch.zeros_like(returns))
+    return torch.where(others_count > 0, reference + others_sum / others_count.clamp(min=1),
+                       torch.zeros_like(returns))
 
 
 def gae_advantages(
