@@ -2,8 +2,9 @@
 
 The settings are the ones recommended for Pendulum (README): 8 envs, gamma 0.95, a learned value
 baseline (bootstrapped at the 200-step time limit) with its own learning rate 0.3, policy learning
-rate 0.005. Over 1M steps they take the mean return from about -1200 to about -200; this file runs
-200k steps per seed and checks, for two seeds, that
+rate 0.005. Over 1M steps (about 30 s) they took the mean return of the last 100 training episodes
+from about -1200 to between -540 and -180 on seeds 0-4; this file runs 200k steps per seed and
+checks, for two seeds, that
 
 - the value network fits its targets: its squared error on a fresh batch of the trained policy falls
   at least tenfold from the untrained network's, and
