@@ -41,6 +41,17 @@ the generator, the counters, the ``train`` call in progress (budget, target, his
 python/numpy/torch global generator states. So ``MultiAgentReinforce.load(path).resume_training()``
 ends with the same parameters and numbers, bit for bit on CPU, as the run that was never stopped.
 
+Data-parallel (``distributed=`` the context of :func:`ascentrl.distributed.init_distributed`,
+under ``torchrun``): the ``independent`` and ``shared`` methods only. Every rank collects its own
+``num_envs`` episodes with its own seeds (rank 0's are the single-process run's:
+:func:`ascentrl.distributed.rank_seed`), each policy's gradient becomes the episode-weighted mean
+over all ranks (:func:`ascentrl.distributed.all_reduce_gradients`), and every rank takes the same
+``Ascent`` step, so the parameters stay identical. Counters, mean returns, the strategies behind
+NashConv and stop requests are summed over the ranks once per iteration, so every rank records the
+same numbers and takes the same decisions; only rank 0 writes checkpoints. The game dynamics are
+refused: their second-order directions (cross-agent Hessian terms, look-ahead steps) are not
+averages of per-rank directions.
+
 Non-finite values. Every objective and every step direction is checked before it is applied; a NaN
 or inf stops training with :class:`ascentrl.runs.NonFiniteUpdateError` naming the iteration (the
 parameters, optimizer states and dynamics memory are put back as they were before that update,
@@ -74,6 +85,13 @@ from ascentrl.agents.multiagent_objectives import (
 )
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch, collect_episodes
 from ascentrl.agents.policies import CategoricalPolicy
+from ascentrl.distributed import (
+    DistributedContext,
+    all_reduce_gradients,
+    all_reduce_sum,
+    broadcast_parameters,
+    rank_seed,
+)
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, make_parallel_env
 from ascentrl.games import DYNAMICS, make_dynamics
@@ -89,7 +107,7 @@ from ascentrl.runs import (
     stopped_on_non_finite,
 )
 
-__all__ = ["METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
+__all__ = ["DATA_PARALLEL_METHODS", "METHODS", "MultiAgentConfig", "MultiAgentHistory", "MultiAgentRecord",
            "MultiAgentReinforce", "MultiAgentTrainingRun"]
 
 CHECKPOINT_KIND = "MultiAgentReinforce"
@@ -98,6 +116,9 @@ Method = Literal["independent", "shared", "simultaneous", "alternating", "optimi
                  "sga", "consensus", "lola"]
 METHODS: tuple[str, ...] = get_args(Method)
 """``independent``, ``shared``, and every game dynamics of :data:`ascentrl.games.DYNAMICS`."""
+DATA_PARALLEL_METHODS: tuple[str, ...] = ("independent", "shared")
+"""The methods that train data-parallel: their step direction is a mean of per-episode terms, so
+the all-reduced mean of the ranks' directions is the direction of the union of their batches."""
 """The attributes in which a game dynamics carries information from one step to the next (the
 optimistic method's previous gradient ``g_{t-1}``); checkpoints save them. The other dynamics
 keep none: their step depends on the parameters and the optimizers' states only (tested)."""
@@ -216,8 +237,18 @@ class MultiAgentReinforce:
         history = MultiAgentReinforce.load("run.pt", restore_global_rng=True).resume_training()
     """
 
-    def __init__(self, config: MultiAgentConfig | None = None) -> None:
+    def __init__(self, config: MultiAgentConfig | None = None, *,
+                 distributed: DistributedContext | None = None) -> None:
         self.config = config = config if config is not None else MultiAgentConfig()
+        if distributed is not None and not isinstance(distributed, DistributedContext):
+            raise TypeError("distributed must be the DistributedContext returned by "
+                            f"ascentrl.distributed.init_distributed(), got {type(distributed).__name__}")
+        self.distributed = distributed if distributed is not None else DistributedContext()
+        """This process's place in a data-parallel job; rank 0 of 1 without torchrun."""
+        if self.distributed.world_size > 1 and config.method not in DATA_PARALLEL_METHODS:
+            raise ValueError(
+                f"method {config.method}: data-parallel training supports only {' and '.join(DATA_PARALLEL_METHODS)} "
+                f"(a game dynamics' second-order direction is not the average of per-rank directions)")
         self.envs = ParallelEnvBatch(lambda: make_parallel_env(config.env, episode_length=config.episode_length),
                                      config.num_envs)
         self.agents = self.envs.possible_agents
@@ -231,7 +262,10 @@ class MultiAgentReinforce:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.policies = self._make_policies()
-        self.generator = torch.Generator().manual_seed(config.seed)
+        for policy in self.policies:  # identical already (same seed); made certain for the rare
+            broadcast_parameters(policy, self.distributed)  # platform where init differs
+        # Every rank acts with its own noise and envs; rank 0's are the single-process run's.
+        self.generator = torch.Generator().manual_seed(self._rank_seed)
         try:
             self.optimizers = [Ascent(policy.parameters(), lr=config.lr, clip_norm=config.max_grad_norm,
                                       **config.ascent) for policy in self.policies]
@@ -331,14 +365,19 @@ class MultiAgentReinforce:
                 for observation, spaces in zip(current.observations, self.spaces)]
         return self._gumbel_max(flat, current.action_masks)
 
+    @property
+    def _rank_seed(self) -> int:
+        """The seed of this rank's envs and noise: ``seed`` itself on rank 0 (and without torchrun)."""
+        return rank_seed(self.config.seed, self.distributed.rank)
+
     def rollout_seed(self) -> int:
         """Seed of the env copies' reset before the next training rollout, a function of
-        ``(seed, iteration)`` only.
+        ``(seed, rank, iteration)`` only.
 
         Reseeding every rollout makes the envs' randomness part of the saved counters, so no
         generator state of any PettingZoo env has to be captured for an exact resume.
         """
-        return int(np.random.SeedSequence([self.config.seed, self.iterations]).generate_state(1)[0])
+        return int(np.random.SeedSequence([self._rank_seed, self.iterations]).generate_state(1)[0])
 
     def _rollout(self, act: Callable[[AgentTensors], Tensor], seed: int) -> MultiAgentBatch:
         with torch.no_grad():
@@ -413,6 +452,10 @@ class MultiAgentReinforce:
         # Agent i's surrogate depends on its own parameters only (or, shared, on the one policy),
         # so one backward pass of the sum gives every agent its own gradient.
         objectives.sum().backward()
+        # Data-parallel: every policy's gradient becomes the episode-weighted mean over all ranks
+        # (a no-op in a single process), so every rank takes the same step.
+        for policy in self.policies:
+            all_reduce_gradients(policy, batch.num_episodes, self.distributed)
         problem = non_finite_report(
             {f"{agent} objective": objective for agent, objective in zip(self.agents, objectives)},
             {name: policy.parameters() for name, policy in zip(self._policy_names, self.policies)})
@@ -580,15 +623,17 @@ class MultiAgentReinforce:
         history = run.history
         schedulers = self._schedulers(run)
         start, seconds_before = time.perf_counter(), history.wall_seconds
+        main_process = self.distributed.is_main
 
         def checkpoint(wanted: bool) -> None:
             history.wall_seconds = seconds_before + time.perf_counter() - start
             history.env_steps, history.agent_steps, history.episodes = self.env_steps, self.agent_steps, self.episodes
             run.scheduler_states = [copy.deepcopy(scheduler.state_dict()) for scheduler in schedulers] or None
-            if wanted and checkpoint_path is not None:
+            if wanted and checkpoint_path is not None and main_process:
                 self.save(checkpoint_path)
 
         while self.iterations < run.stop_at:
+            counters_before = (self.env_steps, self.agent_steps, self.episodes)
             batch = self.collect_episodes()
             self.iterations += 1
             try:
@@ -599,13 +644,16 @@ class MultiAgentReinforce:
                 history.skipped_iterations.append(self.iterations)
             for scheduler in schedulers:
                 scheduler.step()
-            strategies = self.strategies(batch) if self.game is not None else None
+            totals = self._summed_over_ranks(batch, counters_before, should_stop)
+            self.env_steps, self.agent_steps, self.episodes = (
+                before + int(totals[name]) for before, name in zip(counters_before, ("env_steps", "agent_steps", "episodes")))
+            strategies = self._strategies_over_ranks(batch, totals) if self.game is not None else None
             nash_conv = float(self.game.nash_conv(strategies)) if strategies is not None else math.nan
-            returns = batch.episode_returns().mean(dim=1)
             record = MultiAgentRecord(
                 iteration=self.iterations, env_steps=self.env_steps, agent_steps=self.agent_steps,
                 episodes=self.episodes, wall_seconds=seconds_before + time.perf_counter() - start,
-                mean_returns={agent: float(value) for agent, value in zip(self.agents, returns)},
+                mean_returns={agent: totals[f"return_sum {index}"] / totals["episodes"]
+                              for index, agent in enumerate(self.agents)},
                 nash_conv=nash_conv,
                 strategies=None if strategies is None else {
                     agent: strategy.tolist() for agent, strategy in zip(self.agents, strategies)},
@@ -617,13 +665,50 @@ class MultiAgentReinforce:
                 history.reached_target = True
                 break
             checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
-            if should_stop is not None and should_stop() and self.iterations < run.stop_at:
+            if totals["stop_requests"] and self.iterations < run.stop_at:
                 history.interrupted = True
                 checkpoint(True)
                 return history
         run.finished = True
         checkpoint(True)
         return history
+
+    def _summed_over_ranks(self, batch: MultiAgentBatch, counters_before: tuple[int, int, int],
+                           should_stop: Callable[[], bool] | None) -> dict[str, float]:
+        """This iteration's counters, return sums and stop requests summed over all ranks, in one
+        all-reduce (the values themselves in a single process), so every rank decides the same.
+
+        ``return_sum i`` is ``n * mean_i`` with agent i's float32 batch mean: exact in float64, so a
+        single process records that mean bit for bit. With policies that read observations in a
+        data-parallel matrix game, ``strategy i`` and ``strategy weight i`` also carry the sums
+        :meth:`strategies` averages, so the strategies behind NashConv cover every rank's batch.
+        """
+        counters = (self.env_steps, self.agent_steps, self.episodes)
+        values = {name: now - before for name, now, before in
+                  zip(("env_steps", "agent_steps", "episodes"), counters, counters_before)}
+        values["stop_requests"] = should_stop is not None and should_stop()
+        means = batch.episode_returns().mean(dim=1)
+        values.update({f"return_sum {index}": float(mean) * batch.num_episodes for index, mean in enumerate(means)})
+        if self.game is not None and not self.memoryless and self.distributed.world_size > 1:
+            with torch.no_grad():
+                for index, logits in enumerate(self._logits(batch.observations)):
+                    if batch.action_masks is not None:
+                        logits = logits.masked_fill(~batch.action_masks[index], float("-inf"))
+                    valid = batch.valid[index].unsqueeze(-1)
+                    probabilities = (torch.softmax(logits, dim=-1) * valid).sum(dim=(0, 1)).double()
+                    values.update({f"strategy {index} {action}": float(p) for action, p in enumerate(probabilities)})
+                    values[f"strategy weight {index}"] = float(valid.sum())
+        return all_reduce_sum(values, self.distributed)
+
+    def _strategies_over_ranks(self, batch: MultiAgentBatch, totals: dict[str, float]) -> list[Tensor]:
+        """:meth:`strategies`, averaged over every rank's batch when they depend on observations.
+
+        Memoryless strategies are functions of the parameters, identical on all ranks already."""
+        if self.memoryless or self.distributed.world_size == 1:
+            return self.strategies(batch)
+        return [torch.tensor([totals[f"strategy {index} {action}"] for action in range(spaces.num_actions)],
+                             dtype=torch.float64) / max(totals[f"strategy weight {index}"], 1.0)
+                for index, spaces in enumerate(self.spaces)]
 
     def close(self) -> None:
         self.envs.close()

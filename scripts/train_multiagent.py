@@ -22,6 +22,13 @@ with the settings saved in it (only --out, --checkpoint-every, --progress-bar an
 may be given again; --out defaults to the checkpoint's folder); for the same seed on CPU it ends with
 the same parameters and summary.json numbers (wall time aside) as a run that was never stopped.
 
+Data-parallel: `torchrun --standalone --nproc_per_node N scripts/train_multiagent.py --method
+independent ...` (or shared) runs N processes that each play --num-envs episodes per iteration with
+their own seeds, average their gradients (weighted by episodes) and take the same step, so the
+parameters stay identical. The game dynamics (lola, sga, optimistic, ...) are refused there: their
+second-order directions are not averages of per-rank directions. Only rank 0 shows progress and
+writes files; summary.json records world_size. --resume is single-process.
+
 Exit code: 0 when done (or the target was reached), 1 when a --target-nash-conv was not reached, 2 on
 bad input, 3 when training stopped on a NaN/inf objective or step direction (--on-nonfinite skip skips
 those updates instead), 130/143 when interrupted.
@@ -36,9 +43,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch.distributed.elastic.multiprocessing.errors import record
 from tqdm import tqdm
 
 from ascentrl.agents import MultiAgentConfig, MultiAgentHistory, MultiAgentRecord, MultiAgentReinforce
+from ascentrl.distributed import DistributedContext, init_distributed, replicas_identical
 from ascentrl.interrupts import StopOnSignals
 from ascentrl.runs import (
     CommandLineParser,
@@ -133,6 +142,7 @@ def write_outputs(folder: Path, learners: MultiAgentReinforce, options: RunOptio
     last = records[-1]
     write_json(folder / "summary.json", {
         "seed": config.seed,
+        "world_size": learners.distributed.world_size,
         "env": config.env,
         "method": config.method,
         "iterations": learners.iterations,
@@ -176,16 +186,20 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         options = config_from_args(RunOptions, arguments)
+        context = init_distributed()
         if options.resume is not None:
+            if context.world_size > 1:
+                raise ValueError(f"--resume: a run is resumed in a single process, not under torchrun "
+                                 f"(world size {context.world_size})")
             learners, options = resume_learners(argv, options)
         else:
             config = config_from_args(MultiAgentConfig, arguments)
             seed_everything(config.seed)
-            learners = MultiAgentReinforce(config)
+            learners = MultiAgentReinforce(config, distributed=context)
             if options.target_nash_conv is not None and learners.game is None:
                 learners.close()
                 raise ValueError(f"--target-nash-conv needs a matrix game; {config.env} is not one")
-        if options.out is not None:
+        if options.out is not None and context.is_main:
             try:
                 Path(options.out).mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -193,20 +207,22 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--out {options.out}: cannot create the folder ({error.strerror or error})") from None
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
-    try:
-        return train(parser, learners, options, argv)
-    finally:
-        learners.close()
+    with context:
+        try:
+            return train(parser, learners, options, context, argv)
+        finally:
+            learners.close()
 
 
 def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: RunOptions,
-          argv: list[str] | None) -> int:
-    """Train with a progress bar, checkpoints and signal handling; report and write the outputs."""
+          context: DistributedContext, argv: list[str] | None) -> int:
+    """Train with a progress bar, checkpoints and signal handling; report and write the outputs (rank 0)."""
     config = learners.config
     checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
+    report = context.is_main  # the other ranks of a data-parallel job train silently
     with StopOnSignals() as stop:
         done = len(learners.training_run.history.records) if options.resume is not None else 0
-        bar = tqdm(total=options.iterations, initial=done, unit="it", disable=not options.progress_bar,
+        bar = tqdm(total=options.iterations, initial=done, unit="it", disable=not (options.progress_bar and report),
                    desc=f"{config.method} {config.env}", dynamic_ncols=True)
 
         def on_update(record: MultiAgentRecord) -> None:
@@ -227,10 +243,13 @@ def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: Run
                 history = learners.train(options.iterations, target_nash_conv=options.target_nash_conv,
                                          **checkpointing)
         except NonFiniteUpdateError as error:
-            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            if report:
+                print(f"{parser.prog}: error: {error}", file=sys.stderr)
             return EXIT_NON_FINITE
         finally:
             bar.close()
+    if history.interrupted and not report:
+        return stop.exit_code
     if history.interrupted:
         if checkpoint_path is None:
             folder = f"{config.env.replace('/', '_')}-{config.method}-seed{config.seed}-interrupted"
@@ -241,6 +260,11 @@ def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: Run
               f"--resume {checkpoint_path}", flush=True)
         return stop.exit_code
 
+    if not all(replicas_identical(policy, context) for policy in learners.policies):
+        raise RuntimeError("data-parallel ranks ended with different parameters; please report this bug")
+    reached = options.target_nash_conv is None or history.reached_target
+    if not report:
+        return 0 if reached else 1
     comparison = None
     if options.compare_random:
         comparison = {"trained": learners.evaluate(), "random": learners.evaluate(uniform=True)}
@@ -249,7 +273,8 @@ def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: Run
                "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
     skipped = (f"; {len(history.skipped_iterations)} updates skipped for non-finite values"
                if history.skipped_iterations else "")
-    print(f"{config.method} on {config.env}, seed {config.seed}: {learners.iterations} iterations, "
+    processes = f" on {context.world_size} processes" if context.world_size > 1 else ""
+    print(f"{config.method} on {config.env}, seed {config.seed}{processes}: {learners.iterations} iterations, "
           f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {outcome}{skipped}")
     if comparison is not None:
         for agent in learners.agents:
@@ -258,9 +283,9 @@ def train(parser: CommandLineParser, learners: MultiAgentReinforce, options: Run
     if options.out is not None:
         write_outputs(Path(options.out), learners, options, history, comparison)
         print(f"wrote {options.out}/summary.json, progress.csv, checkpoint.pt, config.json and plots")
-    reached = options.target_nash_conv is None or history.reached_target
     return 0 if reached else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # record: under torchrun, a failing rank's traceback goes into torchrun's failure summary.
+    sys.exit(record(main)())
