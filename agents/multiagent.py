@@ -646,7 +646,8 @@ class MultiAgentReinforce:
                 scheduler.step()
             totals = self._summed_over_ranks(batch, counters_before, should_stop)
             self.env_steps, self.agent_steps, self.episodes = (
-                before + int(totals[name]) for before, name in zip(counters_before, ("env_steps", "agent_steps", "episodes")))
+                before + int(totals[name])
+                for before, name in zip(counters_before, ("env_steps", "agent_steps", "episodes")))
             strategies = self._strategies_over_ranks(batch, totals) if self.game is not None else None
             nash_conv = float(self.game.nash_conv(strategies)) if strategies is not None else math.nan
             record = MultiAgentRecord(
