@@ -11,13 +11,16 @@ The payoff math (expected payoffs, best responses, NashConv) lives once in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ascentrl.games import payoffs as payoff_math
+from ascentrl.games.zero_sum import solve_zero_sum_games
 
 Profile = Sequence[Tensor]
 
@@ -287,6 +290,34 @@ def make_matrix_game(name: str) -> MatrixGame:
         raise ValueError(f"unknown matrix game {name!r}; choose one of {', '.join(MATRIX_GAMES)}")
     payoffs, action_names, equilibria = _CATALOGUE[name]
     return MatrixGame(payoffs, name=name, action_names=action_names, equilibria=equilibria)
+
+
+def load_matrix_game(path: str | os.PathLike) -> MatrixGame:
+    """A game from a ``.npy`` payoff tensor of shape ``(n_players, A_1, ..., A_n)``, named after the file.
+
+    Raises:
+        ValueError: the file is not a readable ``.npy`` array, or not a valid payoff tensor.
+    """
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read a .npy array ({error})") from None
+    try:
+        return MatrixGame(array, name=Path(path).stem)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def known_equilibria(game: MatrixGame) -> list[list[Tensor]]:
+    """The catalogue's equilibria of ``game``; for another two-player zero-sum game, the one solved
+    by :func:`ascentrl.games.solve_zero_sum_games`; otherwise none."""
+    if game.equilibria:
+        return [list(profile) for profile in game.equilibria]
+    if game.n_players == 2 and game.is_zero_sum():
+        solution = solve_zero_sum_games(game.payoffs[0].unsqueeze(0))
+        if bool(solution.converged[0]):
+            return [[solution.row_strategies[0], solution.column_strategies[0]]]
+    return []
 
 
 def random_zero_sum_game(

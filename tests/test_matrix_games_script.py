@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from ascentrl.envs import MATRIX_GAMES, make_matrix_game
+from ascentrl.envs.matrix_games import known_equilibria, load_matrix_game
 from ascentrl.games import DYNAMICS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "matrix_games.py"
@@ -112,8 +113,8 @@ def test_plot_marks_the_solved_equilibrium_of_a_users_zero_sum_game(tmp_path, ca
     row = np.array([[2.0, -1.0, 0.5], [-1.0, 1.0, 0.0], [0.0, 0.3, -0.4]])
     path = tmp_path / "game.npy"
     np.save(path, np.stack([row, -row]))
-    game = matrix_games.load_payoffs(str(path))
-    (equilibrium,) = matrix_games.equilibria_to_mark(game)
+    game = load_matrix_game(path)
+    (equilibrium,) = known_equilibria(game)
     assert float(game.nash_conv(equilibrium)) <= 1e-6
     plot = tmp_path / "game.png"
     assert matrix_games.main(["--payoffs", str(path), "--steps", "10", "--plot", str(plot), "--json"]) == 0
