@@ -21,12 +21,19 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ascentrl.agents.reinforce import Reinforce, ReinforceConfig, TrainHistory, UpdateRecord
-from ascentrl.distributed import DistributedContext, init_distributed, replicas_identical
+from ascentrl.distributed import (
+    DistributedContext,
+    init_distributed,
+    require_identical_replicas,
+    require_single_process,
+)
 from ascentrl.interrupts import StopOnSignals
 from ascentrl.runs import (
     NonFiniteUpdateError,
     check_checkpoint_file,
     check_resume_options,
+    create_output_folder,
+    interrupted_message,
     seed_everything,
     write_csv,
     write_json,
@@ -98,9 +105,7 @@ def prepare_run(options: RunOptions, config: ReinforceConfig | None, given: Call
     """
     context = init_distributed()
     if options.resume is not None:
-        if context.world_size > 1:
-            raise ValueError(f"--resume: a run is resumed in a single process, not under torchrun "
-                             f"(world size {context.world_size})")
+        require_single_process("--resume", context)
         agent, options = _resume(options, given())
         target = options.target_return
     else:
@@ -108,10 +113,7 @@ def prepare_run(options: RunOptions, config: ReinforceConfig | None, given: Call
         agent = Reinforce(config, distributed=context)
         target = options.target_return if options.target_return is not None else agent.spaces.reward_threshold
     if options.out is not None and context.is_main:
-        try:
-            Path(options.out).mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"--out {options.out}: cannot create the folder ({error.strerror or error})") from None
+        create_output_folder(options.out)
     return PreparedRun(agent, options, target, context)
 
 
@@ -220,14 +222,11 @@ def train(run: PreparedRun, *, program: str, resume_command: str) -> int:
         if checkpoint_path is None:
             checkpoint_path = Path(f"{config.env}-seed{config.seed}-interrupted") / "checkpoint.pt"
             agent.save(checkpoint_path)
-        print(f"{stop.signal_name}: stopped after iteration {agent.iterations} ({agent.env_steps} steps); "
-              f"checkpoint written to {checkpoint_path}\n"
-              f"resume with: {resume_command} --resume {checkpoint_path}", flush=True)
+        print(interrupted_message(stop.signal_name, f"iteration {agent.iterations} ({agent.env_steps} steps)",
+                                  checkpoint_path, resume_command), flush=True)
         return stop.exit_code
 
-    networks = [agent.policy] + ([agent.value] if agent.value is not None else [])
-    if not all(replicas_identical(network, context) for network in networks):
-        raise RuntimeError("data-parallel ranks ended with different parameters; please report this bug")
+    require_identical_replicas([agent.policy] + ([agent.value] if agent.value is not None else []), context)
     if not report:
         return 0 if history.solved or target is None else 1
     verdict = "solved" if history.solved else ("not solved" if target is not None else "done")

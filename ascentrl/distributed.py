@@ -60,6 +60,8 @@ __all__ = [
     "init_distributed",
     "rank_seed",
     "replicas_identical",
+    "require_identical_replicas",
+    "require_single_process",
     "shard_slice",
 ]
 
@@ -350,6 +352,20 @@ def replicas_identical(module_or_params: ParametersOrModule, context: Distribute
     verdict = torch.tensor([mismatches], dtype=torch.float64, device=_collective_device(context))
     dist.all_reduce(verdict, op=dist.ReduceOp.SUM)
     return bool(verdict.item() == 0)
+
+
+def require_identical_replicas(modules: Iterable[nn.Module], context: DistributedContext) -> None:
+    """Raise ``RuntimeError`` on every rank unless :func:`replicas_identical` holds for every module."""
+    if not all(replicas_identical(module, context) for module in modules):
+        raise RuntimeError("data-parallel ranks ended with different parameters; please report this bug")
+
+
+def require_single_process(option: str, context: DistributedContext) -> None:
+    """Raise ``ValueError`` naming ``option`` when running under torchrun with more than one rank."""
+    _check_context(context)
+    if context.world_size > 1:
+        raise ValueError(f"{option}: a run is resumed in a single process, not under torchrun "
+                         f"(world size {context.world_size})")
 
 
 def shard_slice(count: int, context: DistributedContext) -> slice:

@@ -59,8 +59,10 @@ __all__ = [
     "check_resume_options",
     "capture_rng_states",
     "config_from_args",
+    "create_output_folder",
     "fail",
     "given_options",
+    "interrupted_message",
     "load_checkpoint",
     "non_finite_report",
     "restore_rng_states",
@@ -449,6 +451,22 @@ def stopped_on_non_finite(iteration: int, error: NonFiniteUpdateError,
             if last_checkpoint else "No checkpoint was written")
     return NonFiniteUpdateError(f"iteration {iteration}: {error}; training stopped. {left}. "
                                 "on_nonfinite='skip' would skip such updates instead")
+
+
+def create_output_folder(out: str | os.PathLike) -> None:
+    """Create the run's ``--out`` folder (and its parents), or raise ``ValueError`` naming it."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out {out}: cannot create the folder ({error.strerror or error})") from None
+
+
+def interrupted_message(signal_name: str, progress: str, checkpoint_path: str | os.PathLike,
+                        resume_command: str) -> str:
+    """What a training script prints when a signal stopped it: where it stopped, where the
+    checkpoint is, and the command that continues the run."""
+    return (f"{signal_name}: stopped after {progress}; checkpoint written to {checkpoint_path}\n"
+            f"resume with: {resume_command} --resume {checkpoint_path}")
 
 
 def given_options(parser: argparse.ArgumentParser, config_classes: Sequence[type],
