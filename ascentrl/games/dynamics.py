@@ -208,6 +208,22 @@ class GameDynamics:
                     if projection is not None:
                         tensor.copy_(projection(tensor))
 
+    def _flat_gradients_with_graph(self, values: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """All players' parameters and gradients, flattened in player order, the gradients both
+        with their graph (for Hessian-vector products) and detached: ``(θ, g, stop(g))``."""
+        gradients = self._gradients(values, create_graph=True)
+        parameters = [tensor for player in self.players for tensor in player]
+        flat_gradients = [component for player in gradients for component in player]
+        return parameters, flat_gradients, [component.detach() for component in flat_gradients]
+
+    def _split(self, flat: Sequence[Tensor]) -> _PlayerTensors:
+        """Regroup a flat list (player order) into one list per player."""
+        result, start = [], 0
+        for player in self.players:
+            result.append(list(flat[start : start + len(player)]))
+            start += len(player)
+        return result
+
     def _per_game_dot(self, first: _PlayerTensors, second: _PlayerTensors) -> Tensor:
         """``⟨first, second⟩`` over all players and parameters, separately for every game."""
         total = torch.zeros(())
@@ -308,10 +324,7 @@ class SymplecticGradientAdjustment(GameDynamics):
 
     def step(self) -> Tensor:
         values = self._evaluate()
-        gradients = self._gradients(values, create_graph=True)
-        parameters = [tensor for player in self.players for tensor in player]
-        flat_gradients = [component for player in gradients for component in player]
-        constant = [component.detach() for component in flat_gradients]
+        parameters, flat_gradients, constant = self._flat_gradients_with_graph(values)
         transposed = _vector_jacobian_product(flat_gradients, parameters, constant, retain_graph=True)
         direct = _jacobian_vector_product(flat_gradients, parameters, constant)
         transposed, direct = self._split(transposed), self._split(direct)
@@ -334,13 +347,6 @@ class SymplecticGradientAdjustment(GameDynamics):
         self._ascend(directions)
         return self._stack(values)
 
-    def _split(self, flat: Sequence[Tensor]) -> _PlayerTensors:
-        result, start = [], 0
-        for player in self.players:
-            result.append(list(flat[start : start + len(player)]))
-            start += len(player)
-        return result
-
 
 class ConsensusOptimization(GameDynamics):
     """Consensus optimization: ascend ``g − γ Jᵀg``, i.e. also descend ``½‖g‖²``.
@@ -356,17 +362,9 @@ class ConsensusOptimization(GameDynamics):
 
     def step(self) -> Tensor:
         values = self._evaluate()
-        gradients = self._gradients(values, create_graph=True)
-        parameters = [tensor for player in self.players for tensor in player]
-        flat_gradients = [component for player in gradients for component in player]
-        constant = [component.detach() for component in flat_gradients]
+        parameters, flat_gradients, constant = self._flat_gradients_with_graph(values)
         transposed = _vector_jacobian_product(flat_gradients, parameters, constant)
-        flat_directions = [g - self.consensus_weight * t for g, t in zip(constant, transposed)]
-        directions, start = [], 0
-        for player in self.players:
-            directions.append(flat_directions[start : start + len(player)])
-            start += len(player)
-        self._ascend(directions)
+        self._ascend(self._split([g - self.consensus_weight * t for g, t in zip(constant, transposed)]))
         return self._stack(values)
 
 
