@@ -80,6 +80,15 @@ def _check_flags(terminated: Tensor, truncated: Tensor) -> None:
         )
 
 
+def _backward_recursion(terms: Tensor, carry: Tensor) -> Tensor:
+    """``y_{T-1} = x_{T-1}``, ``y_t = x_t + c_t y_{t+1}``: one multiply-add per step, backwards."""
+    result = torch.empty_like(terms)
+    result[-1] = terms[-1]
+    for t in range(terms.shape[0] - 2, -1, -1):
+        torch.addcmul(terms[t], carry[t], result[t + 1], out=result[t])
+    return result
+
+
 def next_step_autoreset_mask(
     terminated: Tensor, truncated: Tensor, done_before: Tensor | None = None
 ) -> Tensor:
@@ -161,10 +170,7 @@ def reward_to_go(
         cut[-1] = ~terminated[-1]
         immediate = immediate + cut * (gamma * next_values)  # gamma * bool would be float32
     carry = gamma * continues.to(rewards.dtype)
-    returns = torch.empty_like(immediate)
-    returns[-1] = immediate[-1]
-    for t in range(rewards.shape[0] - 2, -1, -1):
-        torch.addcmul(immediate[t], carry[t], returns[t + 1], out=returns[t])
+    returns = _backward_recursion(immediate, carry)
     if valid is not None:
         returns = returns * valid
     return returns
@@ -267,10 +273,7 @@ def gae_advantages(
     _check_discount("lam", lam)
     deltas = rewards + (~terminated) * (gamma * next_values) - values  # keeps the dtype of the values
     carry = gamma * lam * (~(terminated | truncated)).to(rewards.dtype)
-    advantages = torch.empty_like(deltas)
-    advantages[-1] = deltas[-1]
-    for t in range(rewards.shape[0] - 2, -1, -1):
-        torch.addcmul(deltas[t], carry[t], advantages[t + 1], out=advantages[t])
+    advantages = _backward_recursion(deltas, carry)
     if valid is not None:
         advantages = advantages * valid
     return advantages
