@@ -216,7 +216,8 @@ def play(
 
 
 def _initial_strategy(num_actions: int | None, initial_strategy) -> Tensor:
-    if num_actions is not None and (isinstance(num_actions, bool) or not isinstance(num_actions, int) or num_actions < 1):
+    if num_actions is not None and (isinstance(num_actions, bool) or not isinstance(num_actions, int)
+                                    or num_actions < 1):
         raise ValueError(f"num_actions must be an int >= 1, got {num_actions!r}")
     if initial_strategy is None:
         if num_actions is None:
@@ -232,7 +233,8 @@ def _initial_strategy(num_actions: int | None, initial_strategy) -> Tensor:
         raise ValueError(f"initial_strategy has {strategy.shape[-1]} actions but num_actions={num_actions}")
     valid = torch.isfinite(strategy).all() and (strategy >= 0).all()
     if not valid or (strategy.sum(-1) - 1).abs().max() > _PROBABILITY_TOLERANCE:
-        raise ValueError("initial_strategy must hold probabilities: finite, >= 0 and summing to 1 over the last dimension")
+        raise ValueError("initial_strategy must hold probabilities: finite, >= 0 and summing to 1 over the last "
+                         "dimension")
     return strategy
 
 

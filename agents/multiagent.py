@@ -423,7 +423,8 @@ class MultiAgentReinforce:
                                            batch.truncated, batch.valid, self.config.gamma,
                                            baseline=self.config.baseline)
         if self.config.entropy_coef:
-            estimates = estimates + self.config.entropy_coef * (entropy * batch.valid).sum(dim=(1, 2)) / batch.num_episodes
+            entropy_sums = (entropy * batch.valid).sum(dim=(1, 2))
+            estimates = estimates + self.config.entropy_coef * entropy_sums / batch.num_episodes
         problem = non_finite_report({f"{agent} objective": value for agent, value in zip(self.agents, estimates)}, {})
         if problem is not None:
             raise NonFiniteUpdateError(problem)

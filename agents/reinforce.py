@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 
 from ascentrl import Ascent
+from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.distributed import (
     DistributedContext,
     all_reduce_gradients,
@@ -64,7 +65,6 @@ from ascentrl.distributed import (
     broadcast_parameters,
     rank_seed,
 )
-from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.envs.gym_envs import EnvSpaces, evaluate_policy, make_vector_env
 from ascentrl.returns import (
     batch_mean_baseline,

@@ -97,7 +97,8 @@ class PreparedRun:
 def prepare_run(options: RunOptions, config: ReinforceConfig | None, given: Callable[[], set[str]]) -> PreparedRun:
     """Join torchrun's process group (if any), build or load the agent, create ``--out``.
 
-    ``config`` is None when ``options.resume`` names a checkpoint (its config is used). ``given`` returns the option names set explicitly on the command line (only asked when
+    ``config`` is None when ``options.resume`` names a checkpoint (its config is used). ``given``
+    returns the option names set explicitly on the command line (only asked when
     resuming, where other options are refused).
 
     Raises:

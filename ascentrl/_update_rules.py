@@ -17,7 +17,6 @@ the weights.  State tensors therefore use torch.optim's names and meanings
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -66,7 +65,7 @@ def _decay_weights(params: list[Tensor], lr: float, weight_decay: float, foreach
 def sgd_forloop(
     params: list[Tensor],
     grads: list[Tensor],
-    momentum_buffers: list[Optional[Tensor]],
+    momentum_buffers: list[Tensor | None],
     *,
     lr: float,
     momentum: float,
@@ -98,7 +97,7 @@ def sgd_forloop(
 def sgd_foreach(
     params: list[Tensor],
     grads: list[Tensor],
-    momentum_buffers: list[Optional[Tensor]],
+    momentum_buffers: list[Tensor | None],
     *,
     lr: float,
     momentum: float,
@@ -189,7 +188,7 @@ def rmsprop_forloop(
     params: list[Tensor],
     grads: list[Tensor],
     square_avgs: list[Tensor],
-    momentum_buffers: list[Optional[Tensor]],
+    momentum_buffers: list[Tensor | None],
     steps: list[Tensor],
     *,
     lr: float,
@@ -219,7 +218,7 @@ def rmsprop_foreach(
     params: list[Tensor],
     grads: list[Tensor],
     square_avgs: list[Tensor],
-    momentum_buffers: list[Optional[Tensor]],
+    momentum_buffers: list[Tensor | None],
     steps: list[Tensor],
     *,
     lr: float,

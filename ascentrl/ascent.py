@@ -9,8 +9,9 @@ applies the escape strategy of :mod:`ascentrl.escape`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -48,8 +49,8 @@ class StepStats:
 
     step: int
     lr: float
-    grad_norm: Optional[float]
-    update_norm: Optional[float]
+    grad_norm: float | None
+    update_norm: float | None
     skipped: bool
     perturbed: bool
 
@@ -199,25 +200,25 @@ class Ascent(Optimizer):
 
     def __init__(
         self,
-        params: Union[Iterable[Tensor], Iterable[dict[str, Any]]],
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
         lr: float = 1e-3,
         *,
         momentum: float = 0.0,
         dampening: float = 0.0,
         nesterov: bool = False,
-        adaptive: Optional[str] = None,
+        adaptive: str | None = None,
         betas: tuple[float, float] = (0.9, 0.999),
         alpha: float = 0.99,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decoupled_weight_decay: bool = False,
-        clip_value: Optional[float] = None,
-        clip_norm: Optional[float] = None,
-        escape: Union[str, EscapeStrategy, None] = None,
+        clip_value: float | None = None,
+        clip_norm: float | None = None,
+        escape: str | EscapeStrategy | None = None,
         nonfinite: str = "raise",
         track_update_norm: bool = False,
-        foreach: Optional[bool] = None,
-        fused: Optional[bool] = None,
+        foreach: bool | None = None,
+        fused: bool | None = None,
     ) -> None:
         if nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
@@ -227,7 +228,7 @@ class Ascent(Optimizer):
         self.nonfinite = nonfinite
         self.track_update_norm = track_update_norm
         self.steps = 0
-        self.last_stats: Optional[StepStats] = None
+        self.last_stats: StepStats | None = None
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov, adaptive=adaptive,
             betas=tuple(betas) if isinstance(betas, list) else betas, alpha=alpha, eps=eps,
@@ -289,7 +290,7 @@ class Ascent(Optimizer):
         params: list[Tensor] = []
         grads: list[Tensor] = []
         if rule == "sgd":
-            buffers: list[Optional[Tensor]] = []
+            buffers: list[Tensor | None] = []
             for param in group["params"]:
                 grad = param.grad
                 if grad is None:
@@ -353,7 +354,7 @@ class Ascent(Optimizer):
         return "foreach"
 
     @torch.no_grad()
-    def step(self, closure: Optional[Callable[[], Tensor]] = None) -> Optional[Tensor]:
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """Take one ascent step; ``closure`` (optional) re-evaluates J and calls ``J.backward()``.
 
         Returns the closure's value (the objective), if a closure was given.
@@ -377,10 +378,10 @@ class Ascent(Optimizer):
             or (self.escape is not None and self.escape.needs_grad_norm)
             or any(group["clip_norm"] is not None for group in self.param_groups)
         )
-        group_norms_squared: list[Optional[Tensor]] = []
+        group_norms_squared: list[Tensor | None] = []
         for _, _, buckets in batches:
             group_norms_squared.append(_squared_norm(buckets) if needs_norm else None)
-        grad_norm: Optional[float] = None
+        grad_norm: float | None = None
         if needs_norm:
             total = sum(norm for norm in group_norms_squared if norm is not None)
             grad_norm = math.sqrt(float(total)) if isinstance(total, Tensor) else 0.0
@@ -412,7 +413,7 @@ class Ascent(Optimizer):
         return objective
 
     def _clip(self, group: dict[str, Any], prepared: list[tuple[Any, Any, list[list[Any]]]],
-              norm_squared: Optional[Tensor]) -> None:
+              norm_squared: Tensor | None) -> None:
         """Replace each bucket's gradients by clipped copies, as ``clip_value``/``clip_norm`` ask."""
         limit = group["clip_value"]
         if limit is not None:
@@ -455,7 +456,8 @@ class Ascent(Optimizer):
         copies = []
         for param, grad in zip(params, grads):
             buffer = buffers.get(param)
-            if buffer is None or buffer.shape != grad.shape or buffer.dtype != grad.dtype or buffer.device != grad.device:
+            if (buffer is None or buffer.shape != grad.shape or buffer.dtype != grad.dtype
+                    or buffer.device != grad.device):
                 buffer = buffers[param] = torch.empty_like(grad, memory_format=torch.contiguous_format)
             copies.append(into(grad, buffer))
         return copies
@@ -542,7 +544,7 @@ class Ascent(Optimizer):
         rules.fused_update(rule, params, grads, state_lists, lr=lr,
                            hyper=dict(beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=group["eps"]))
 
-    def _store_momentum_buffers(self, params: list[Tensor], buffers: list[Optional[Tensor]]) -> None:
+    def _store_momentum_buffers(self, params: list[Tensor], buffers: list[Tensor | None]) -> None:
         for param, buffer in zip(params, buffers):
             if buffer is not None:
                 self.state[param]["momentum_buffer"] = buffer

@@ -44,7 +44,6 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -70,7 +69,7 @@ _TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTE
 # Counts travel in the gradient buffer; beyond this a float buffer cannot hold them exactly.
 _EXACT_INTEGER_LIMIT = {torch.float32: 2**24, torch.float64: 2**53}
 
-ParametersOrModule = Union[nn.Module, Iterable[Tensor]]
+ParametersOrModule = nn.Module | Iterable[Tensor]
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class DistributedContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    backend: Optional[str] = None
+    backend: str | None = None
 
     @property
     def is_main(self) -> bool:
@@ -114,13 +113,13 @@ class DistributedContext:
     def __enter__(self) -> DistributedContext:
         return self
 
-    def __exit__(self, exc_type: Optional[type], *exc_info: object) -> None:
+    def __exit__(self, exc_type: type | None, *exc_info: object) -> None:
         if exc_type is None:
             self.shutdown()
 
 
 def init_distributed(
-    *, timeout_seconds: float = 300.0, backend: Optional[str] = None
+    *, timeout_seconds: float = 300.0, backend: str | None = None
 ) -> DistributedContext:
     """Join the process group torchrun set up, or return a single-process context.
 

@@ -17,7 +17,7 @@ optimizer's ``state_dict``) and are passed to :class:`ascentrl.Ascent` as ``esca
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -57,7 +57,7 @@ class EscapeStrategy:
         """Return the gradients step ``step`` (0-based) should use: new tensors, or ``grads``."""
         return grads
 
-    def after_update(self, params: list[Tensor], grad_norm: Optional[float], step: int) -> bool:
+    def after_update(self, params: list[Tensor], grad_norm: float | None, step: int) -> bool:
         """Adjust the parameters after the update; return True if they were perturbed."""
         return False
 
@@ -116,9 +116,9 @@ class PerturbedAscent(EscapeStrategy):
         self.threshold = float(threshold)
         self.radius = float(radius)
         self.interval = interval
-        self.last_perturbation: Optional[int] = None
+        self.last_perturbation: int | None = None
 
-    def after_update(self, params: list[Tensor], grad_norm: Optional[float], step: int) -> bool:
+    def after_update(self, params: list[Tensor], grad_norm: float | None, step: int) -> bool:
         if grad_norm is None or grad_norm > self.threshold or not params:
             return False
         if self.last_perturbation is not None and step - self.last_perturbation < self.interval:
@@ -195,7 +195,7 @@ ESCAPE_STRATEGIES: dict[str, type[EscapeStrategy]] = {
 }
 
 
-def make_escape(escape: "str | EscapeStrategy | None") -> Optional[EscapeStrategy]:
+def make_escape(escape: str | EscapeStrategy | None) -> EscapeStrategy | None:
     """Resolve the ``escape=`` argument of :class:`ascentrl.Ascent`."""
     if escape is None or isinstance(escape, EscapeStrategy):
         return escape

@@ -33,7 +33,8 @@ Differences from the original, each of which fixed a defect:
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Optional, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from torch import Tensor
 
@@ -61,16 +62,16 @@ class GradientAscent(Ascent):
 
     def __init__(
         self,
-        parameters: Union[Iterable[Tensor], Iterable[dict[str, Any]]],
+        parameters: Iterable[Tensor] | Iterable[dict[str, Any]],
         lr: float = 0.01,
         momentum: float = 0.9,
         beta: float = 0.999,
         eps: float = 1e-8,
         nesterov: bool = False,
-        clip_value: Optional[float] = None,
-        lr_decay: Optional[float] = None,
+        clip_value: float | None = None,
+        lr_decay: float | None = None,
         warmup_steps: int = 0,
-        logging_interval: Optional[int] = 10,
+        logging_interval: int | None = 10,
     ) -> None:
         if lr_decay is not None and not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
             raise ValueError(f"lr_decay must be None or a number in (0, 1], got {lr_decay!r}")
@@ -110,7 +111,7 @@ class GradientAscent(Ascent):
         return self.param_groups[0]["nesterov"]
 
     @property
-    def clip_value(self) -> Optional[float]:
+    def clip_value(self) -> float | None:
         return self.param_groups[0]["clip_value"]
 
     @property
@@ -124,7 +125,7 @@ class GradientAscent(Ascent):
             factor *= self.lr_decay**step
         return factor
 
-    def step(self, closure: Optional[Callable[[], Tensor]] = None) -> Optional[Tensor]:
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """One ascent step with the warmup/decay factor applied on top of each group's lr."""
         factor = self.lr_factor(self.steps)
         scheduled = [group["lr"] for group in self.param_groups]

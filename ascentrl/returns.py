@@ -259,7 +259,8 @@ def gae_advantages(
     bootstraps through ``V(s_{t+1})`` inside ``delta_t``. ``lam = 1`` gives
     ``G_t - V(s_t)`` with ``G`` from :func:`reward_to_go` (bootstrapped), provided
     ``next_values[t] = values[t + 1]`` wherever step t does not end an episode (true when both come
-    from the same value function); ``lam = 0`` gives the one-step TD error. The return target for a value function is ``A_t + V(s_t)``.
+    from the same value function); ``lam = 0`` gives the one-step TD error. The return target for a
+    value function is ``A_t + V(s_t)``.
 
     Args:
         values: ``V(s_t)``, ``[T, N]``.

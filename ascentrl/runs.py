@@ -4,8 +4,8 @@ and a command line built from a config dataclass.
 Nothing here knows about a particular algorithm or environment.
 
 - :func:`seed_everything` seeds python's ``random``, numpy and torch in one visible call.
-- :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`save_checkpoint` write through a temporary file in
-  the same folder, flush and fsync it, then ``os.replace`` it over the target: a crash mid-write
+- :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`save_checkpoint` write through a
+  temporary file in the same folder, flush and fsync it, then ``os.replace`` it over the target: a crash mid-write
   leaves the previous file (or none), never a broken one.
 - :func:`load_checkpoint` checks the file's zip CRCs, reads it with ``torch.load(weights_only=True)``
   (so a checkpoint cannot run code) and turns every way of failing into one :class:`CheckpointError`

@@ -1,6 +1,56 @@
 """Environments for ascentrl: Gymnasium helpers, matrix games and PettingZoo adapters."""
 from ascentrl.envs.gym_envs import EnvSpaces, check_spaces, evaluate_policy, make_env, make_vector_env
-from ascentrl.envs.matrix_games import MATRIX_GAMES, MatrixGame, make_matrix_game, random_general_sum_game, random_zero_sum_game
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
-from ascentrl.games.payoffs import best_response_values, best_responses, deviation_payoffs, distance_to_equilibrium, expected_payoffs, exploitability, nash_conv
-from ascentrl.envs.pettingzoo_envs import AgentSpaces, AgentTensors, EnvStepError, ParallelEnvBatch, PettingZooAdapter, describe_agent_spaces, make_parallel_env
+from ascentrl.envs.matrix_games import (
+    MATRIX_GAMES,
+    MatrixGame,
+    make_matrix_game,
+    random_general_sum_game,
+    random_zero_sum_game,
+)
+from ascentrl.envs.pettingzoo_envs import (
+    AgentSpaces,
+    AgentTensors,
+    EnvStepError,
+    ParallelEnvBatch,
+    PettingZooAdapter,
+    describe_agent_spaces,
+    make_parallel_env,
+)
+from ascentrl.games.payoffs import (
+    best_response_values,
+    best_responses,
+    deviation_payoffs,
+    distance_to_equilibrium,
+    expected_payoffs,
+    exploitability,
+    nash_conv,
+)
+
+__all__ = [
+    "MATRIX_GAMES",
+    "AgentSpaces",
+    "AgentTensors",
+    "EnvSpaces",
+    "EnvStepError",
+    "MatrixGame",
+    "MatrixGameEnv",
+    "ParallelEnvBatch",
+    "PettingZooAdapter",
+    "best_response_values",
+    "best_responses",
+    "check_spaces",
+    "describe_agent_spaces",
+    "deviation_payoffs",
+    "distance_to_equilibrium",
+    "evaluate_policy",
+    "expected_payoffs",
+    "exploitability",
+    "make_env",
+    "make_matrix_game",
+    "make_parallel_env",
+    "make_vector_env",
+    "nash_conv",
+    "random_general_sum_game",
+    "random_zero_sum_game",
+]

@@ -321,7 +321,8 @@ class PettingZooAdapter(ParallelEnv):
                     f"{self.step_in_episode + 1} (it left or never joined); live agents: {sorted(live)}"
                 )
             if not self.action_space(agent).contains(np.int64(action)):
-                raise ValueError(f"{self.label}: action of {agent!r} must be in {self.action_space(agent)}, got {action!r}")
+                raise ValueError(f"{self.label}: action of {agent!r} must be in {self.action_space(agent)}, "
+                                 f"got {action!r}")
             mask = self._action_masks.get(agent)
             if mask is not None and not mask[int(action) - self.spaces[self.agent_index[agent]].action_start]:
                 raise ValueError(

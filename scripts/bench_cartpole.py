@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         fail(parser, ValueError(f"--nproc must be a divisor of 64 (1, 2, 4, ...), got {arguments.nproc}"))
     for name in ("seeds", "sb3_steps", "sb3_threads"):
         if getattr(arguments, name) < 1:
-            fail(parser, ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(arguments, name)}"))
+            flag = "--" + name.replace("_", "-")
+            fail(parser, ValueError(f"{flag} must be a positive integer, got {getattr(arguments, name)}"))
     if arguments.first_seed < 0:
         fail(parser, ValueError(f"--first-seed must be non-negative, got {arguments.first_seed}"))
     if arguments.nproc > 1:

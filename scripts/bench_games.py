@@ -57,7 +57,8 @@ class BenchConfig:
     nashpy_games: int = 500
     """Games solved by nashpy (its per-game time is extrapolated); 0 skips nashpy."""
     threads: int = 1
-    """torch threads; one is fastest for these small tensors, since splitting a 30k-element op across cores costs more than it saves."""
+    """torch threads; one is fastest for these small tensors, since splitting a 30k-element op across cores
+    costs more than it saves."""
     compare: bool = False
     """Also run the baselines: fixed step, per-game step without restarts, extragradient with restarts."""
     json: bool = False

@@ -121,7 +121,7 @@ def run_naive(config: MultiAgentConfig, iterations: int, target: float | None) -
                              optimizers, **config.dynamics_options)
     agent_steps, nash_conv, reached = 0, float("nan"), False
     start = time.perf_counter()
-    for iteration in range(1, iterations + 1):
+    for iteration in range(1, iterations + 1):  # noqa: B007 (the count is reported after the loop)
         log_probs, rewards = [], []
         for _ in range(config.num_envs):
             observations, _ = env.reset()

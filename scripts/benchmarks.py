@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -58,13 +59,13 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def run_all(benchmarks: list[Benchmark], steps: Optional[int], seed: int) -> dict[tuple[str, str], BenchmarkResult]:
+def run_all(benchmarks: list[Benchmark], steps: int | None, seed: int) -> dict[tuple[str, str], BenchmarkResult]:
     """Every benchmark with every optimizer, keyed by (benchmark name, optimizer name)."""
     results = {}
     for benchmark in benchmarks:
         for name, build in OPTIMIZERS.items():
             results[benchmark.name, name] = run_benchmark(
-                benchmark, lambda params: build(params, benchmark.lr), steps=steps, seed=seed)
+                benchmark, lambda params, build=build, lr=benchmark.lr: build(params, lr), steps=steps, seed=seed)
     return results
 
 
@@ -86,7 +87,7 @@ def _optimum_label(benchmark: Benchmark, result: BenchmarkResult) -> str:
 
 
 def format_table(benchmarks: list[Benchmark], results: dict[tuple[str, str], BenchmarkResult],
-                 steps: Optional[int], seed: int) -> str:
+                 steps: int | None, seed: int) -> str:
     """One table: a block of three lines (J, distance, seconds) per benchmark, a column per optimizer."""
     title_width = max(len(b.name) for b in benchmarks) + 14
     header = f"{'benchmark':<{title_width}}{'':<10}" + "".join(f"{name:>{COLUMN_WIDTHS[name]}}" for name in OPTIMIZERS)

@@ -123,7 +123,7 @@ def soak(options: SoakOptions, config: ReinforceConfig, folder: Path) -> int:
             "on_update": watch.on_update,
             "checkpoint_path": checkpoint,
             "checkpoint_every": options.checkpoint_every,
-            "should_stop": lambda: time.monotonic() >= min(deadline, session_end),
+            "should_stop": lambda end=session_end: time.monotonic() >= min(deadline, end),
         }
         if agent.training_run is None:
             agent.train(BUDGET, **arguments)

@@ -7,7 +7,7 @@ Analytic checks run in float64; optimization checks use each benchmark's own lr 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -201,7 +201,7 @@ def test_runner_stops_and_reports_divergence_instead_of_crashing():
     # Plain ascent on an unbounded deep ReLU network grows J exponentially until it overflows.
     benchmark = get_benchmark("mlp_20_100_50_1")
     for name in ("ascent", "torch SGD"):
-        result = run_benchmark(benchmark, lambda params: OPTIMIZERS[name](params, benchmark.lr))
+        result = run_benchmark(benchmark, lambda params, name=name: OPTIMIZERS[name](params, benchmark.lr))
         assert result.diverged
         assert 0 < result.steps < benchmark.steps
 
@@ -255,7 +255,8 @@ def test_rayleigh_ascent_matches_eigh():
 def test_recurrent_objectives_approach_but_never_pass_their_supremum():
     rnn, lstm = get_benchmark("rnn_mean"), get_benchmark("lstm_first_step_mean")
     for benchmark in (rnn, lstm):
-        result = run_benchmark(benchmark, lambda params: Ascent(params, lr=benchmark.lr, adaptive="adam"), steps=100)
+        result = run_benchmark(benchmark, lambda params, lr=benchmark.lr: Ascent(params, lr=lr, adaptive="adam"),
+                               steps=100)
         assert result.growth > 0.5
         assert 0.0 < result.gap < 1e-3
     assert rnn.build(0).optimum_value == 1.0

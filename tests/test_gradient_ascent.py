@@ -16,7 +16,7 @@ def test_seed_readme_example_runs_unchanged():
 
     class SimpleModel(torch.nn.Module):
         def __init__(self):
-            super(SimpleModel, self).__init__()
+            super().__init__()
             self.fc = torch.nn.Linear(1, 1)
 
         def forward(self, x):

@@ -300,7 +300,7 @@ def test_stop_on_signals_records_the_first_signal_and_restores_the_handlers():
             signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is previous
     with pytest.raises(RuntimeError, match="no signal"):
-        StopOnSignals().exit_code
+        _ = StopOnSignals().exit_code
     with pytest.raises(ValueError, match="signals"):
         StopOnSignals(signals=())
 

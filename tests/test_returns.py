@@ -18,7 +18,6 @@ NEXT_STEP-autoreset vector env would return them::
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

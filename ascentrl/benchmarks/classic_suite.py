@@ -20,7 +20,7 @@ ridge has curvature up to ≈ 1000 near (1, 1) and ≈ 1400 at the start, so lr 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -115,7 +115,7 @@ class EscapeOutcome:
     wall_time: float
 
 
-def _ascend(problem: MultimodalProblem, starts: Tensor, make_escape: Optional[EscapeFactory],
+def _ascend(problem: MultimodalProblem, starts: Tensor, make_escape: EscapeFactory | None,
             seed: int) -> tuple[Tensor, Tensor]:
     """Ascend from every row of ``starts``; return the final points and the best points seen."""
     count = starts.shape[0]
@@ -157,7 +157,7 @@ def _fraction_reached(problem: MultimodalProblem, points: Tensor) -> float:
 
 
 def run_escape_experiment(problem: MultimodalProblem, *, starts: int = 100, seed: int = 0,
-                          strategies: Optional[Sequence[str]] = None) -> list[EscapeOutcome]:
+                          strategies: Sequence[str] | None = None) -> list[EscapeOutcome]:
     """Compare plain ascent with each escape strategy on ``problem`` from the same random starts.
 
     Args:

@@ -9,8 +9,9 @@ also says what kind of optimum J has and the learning rate and step count it is 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Literal, Optional
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -42,8 +43,8 @@ class Problem:
 
     parameters: list[Tensor]
     objective: Callable[[], Tensor]
-    optimum_value: Optional[float] = None
-    distance_to_optimum: Optional[Callable[[], float]] = None
+    optimum_value: float | None = None
+    distance_to_optimum: Callable[[], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Benchmark:
     lr: float
     steps: int
     optimum_kind: OptimumKind
-    seed_number: Optional[int] = None
+    seed_number: int | None = None
 
 
 def parameter(values: list[float], dtype: torch.dtype = torch.float32) -> Tensor:

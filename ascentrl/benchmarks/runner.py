@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -40,8 +41,8 @@ class BenchmarkResult:
     steps: int
     initial_objective: float
     final_objective: float
-    optimum_value: Optional[float]
-    distance_to_optimum: Optional[float]
+    optimum_value: float | None
+    distance_to_optimum: float | None
     wall_time: float
     diverged: bool
 
@@ -51,7 +52,7 @@ class BenchmarkResult:
         return self.final_objective - self.initial_objective
 
     @property
-    def gap(self) -> Optional[float]:
+    def gap(self) -> float | None:
         """optimum − J_final (≥ 0 up to rounding, for a global maximum or supremum); None if unbounded."""
         return None if self.optimum_value is None else self.optimum_value - self.final_objective
 
@@ -61,7 +62,7 @@ class BenchmarkResult:
 
 
 def run_benchmark(benchmark: Benchmark, make_optimizer: OptimizerFactory, *,
-                  steps: Optional[int] = None, seed: int = 0) -> BenchmarkResult:
+                  steps: int | None = None, seed: int = 0) -> BenchmarkResult:
     """Maximize ``benchmark``'s objective with the optimizer from ``make_optimizer``.
 
     Each step evaluates J, calls ``J.backward()`` and ``optimizer.step()``.  The run stops early,

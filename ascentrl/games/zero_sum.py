@@ -213,7 +213,8 @@ def _check_arguments(
     if not isinstance(row_payoffs, Tensor) or not row_payoffs.is_floating_point():
         raise TypeError(f"row_payoffs must be a floating-point torch.Tensor, got {type(row_payoffs).__name__}")
     if row_payoffs.dim() != 3 or 0 in row_payoffs.shape:
-        raise ValueError(f"row_payoffs must have shape (games, m, n) with no empty axis, got {tuple(row_payoffs.shape)}")
+        raise ValueError("row_payoffs must have shape (games, m, n) with no empty axis, "
+                         f"got {tuple(row_payoffs.shape)}")
     if not torch.isfinite(row_payoffs).all():
         raise ValueError("row_payoffs must be finite (found NaN or inf)")
     if method not in ZERO_SUM_METHODS:
