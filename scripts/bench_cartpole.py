@@ -27,7 +27,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from ascentrl.agents.cartpole_benchmark import (
+from harness.cartpole import (
     TARGET,
     describe,
     format_comparison,
@@ -36,6 +36,7 @@ from ascentrl.agents.cartpole_benchmark import (
     run_reinforce_torchrun,
     run_sb3_ppo,
 )
+
 from ascentrl.runs import CommandLineParser, fail
 
 TOTAL_ENVS = 64  # the default num_envs: episodes per update, split across ranks in --nproc mode

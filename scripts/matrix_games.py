@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-
-from ascentrl.agents.matrix_game_comparison import (
+from harness.matrix_game_comparison import (
     DynamicsSettings,
     compare_dynamics,
     format_comparison,
@@ -40,7 +39,8 @@ from ascentrl.agents.matrix_game_comparison import (
     run_dynamics,
     run_summary,
 )
-from ascentrl.agents.matrix_game_plots import plot_trajectory
+from harness.matrix_game_plots import plot_trajectory
+
 from ascentrl.envs import MATRIX_GAMES, make_matrix_game
 from ascentrl.envs.matrix_games import known_equilibria, load_matrix_game
 from ascentrl.games import DYNAMICS
