@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make train   — set up .venv and train REINFORCE on CartPole-v1 until solved
-#   make test    — set up .venv and run the test suite
+#   make test    — set up .venv, check the code with ruff and run the test suite
 # The CPU build of torch is installed first; a bare `torch` requirement would pull a multi-GB
 # CUDA build.  Elsewhere, point pip at PyTorch's CPU wheel index with TORCH_PIP_ARGS.
 
@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 OUT ?= runs/cartpole
 
-.PHONY: setup train test bench clean
+.PHONY: setup train lint test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ setup: $(VENV)/.installed
 train: setup
 	$(PY) scripts/train_cartpole.py --out $(OUT)
 
-test: setup
+lint: setup
+	$(PY) -m ruff check .
+
+test: lint
 	$(PY) -m pytest
 
 bench: setup

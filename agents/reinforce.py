@@ -26,46 +26,28 @@ One iteration, top to bottom:
 Actions are sampled with noise drawn once per rollout (:mod:`ascentrl.agents.policies`), and
 log-probabilities are recomputed for the whole rollout in one batched forward pass after it.
 
-Checkpoints and resume. A rollout's randomness is a function of saved state only: the envs are
-reset with a seed derived from ``(seed, iteration)`` and the action noise comes from the agent's
-``torch.Generator``, whose state is saved. A checkpoint (:meth:`Reinforce.save`, written by
-:meth:`Reinforce.train` every ``checkpoint_every`` iterations, when asked to stop, and at the end)
-holds the networks, optimizer states, the generator, the counters, the window of the last 100
-training-episode returns used by the solve criterion, the ``train`` call in progress (budget,
-target, history so far) and python/numpy/torch global generator states. So
-``Reinforce.load(path).resume_training()`` ends with the same parameters and numbers, bit for bit
-on CPU, as the run that was never stopped.
-
-Non-finite values. Before any step, the objectives and gradients are checked; a NaN or inf stops
-training with :class:`ascentrl.runs.NonFiniteUpdateError` naming the iteration (nothing is applied,
-the last checkpoint stays the last good state), or skips that update when
-``on_nonfinite="skip"``.
+The training loop, checkpoints, resume and NaN/inf handling are the shared ones of
+:class:`ascentrl.training.Learner`; the env, evaluation and acting those of
+:class:`ascentrl.agents.gym_learner.GymLearner`. A rollout's randomness is a function of saved state
+only (envs reseeded from ``(seed, iteration)``, action noise from the agent's saved generator), so a
+resumed run ends bit-identical to one that never stopped. Both objectives and their gradients are
+checked for NaN/inf before either network steps.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.optim import Optimizer
 
-from ascentrl import Ascent
+from ascentrl import validation
+from ascentrl.agents.gym_learner import GymLearner
 from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
-from ascentrl.distributed import (
-    DistributedContext,
-    all_reduce_gradients,
-    all_reduce_sum,
-    broadcast_parameters,
-    rank_seed,
-)
-from ascentrl.envs.gym_envs import EnvSpaces, evaluate_policy, make_vector_env
+from ascentrl.distributed import DistributedContext, all_reduce_gradients
 from ascentrl.returns import (
     batch_mean_baseline,
     episode_returns,
@@ -74,23 +56,9 @@ from ascentrl.returns import (
     reward_to_go,
     score_function_objective,
 )
-from ascentrl.runs import (
-    CheckpointError,
-    NonFiniteUpdateError,
-    capture_rng_states,
-    check_checkpointing,
-    load_checkpoint,
-    non_finite_report,
-    restore_rng_states,
-    save_checkpoint,
-    stopped_on_non_finite,
-)
+from ascentrl.training import NonFiniteUpdateError, non_finite_report
 
-__all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig", "TrainHistory", "TrainingRun", "UpdateRecord"]
-
-CHECKPOINT_KIND = "Reinforce"
-EVALUATION_SEED_OFFSET = 1_000_003  # evaluation episodes never replay the training seeds
-STATISTICS_WINDOW = 100  # "mean return" = mean over the last 100 finished training episodes
+__all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig"]
 
 
 @dataclass
@@ -133,50 +101,26 @@ class ReinforceConfig:
     """A NaN/inf objective or gradient: stop training with an error, or skip that update."""
 
     def __post_init__(self) -> None:
-        def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-            if value is None and allow_none:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-        def finite(name: str, value: Any, low: float, high: float = math.inf,
-                   include_low: bool = True) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-            if value < low or value > high or (value == low and not include_low):
-                interval = f"{'[' if include_low else '('}{low}, {high}]"
-                raise ValueError(f"{name} must be in {interval}, got {value!r}")
-
         if not isinstance(self.env, str) or not self.env:
             raise ValueError(f"env must be a Gymnasium environment id, got {self.env!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        positive_int("num_envs", self.num_envs)
-        finite("gamma", self.gamma, 0.0, 1.0)
-        for name, choices in (("returns", ("reward_to_go", "episode")),
-                              ("baseline", ("none", "mean", "value"))):
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        if not isinstance(self.normalize_advantages, bool):
-            raise ValueError(f"normalize_advantages must be a bool, got {self.normalize_advantages!r}")
-        finite("entropy_coef", self.entropy_coef, 0.0)
-        finite("lr", self.lr, 0.0, include_low=False)
-        finite("value_lr", self.value_lr, 0.0, include_low=False)
+        validation.check_seed("seed", self.seed)
+        validation.check_positive_int("num_envs", self.num_envs)
+        validation.check_number("gamma", self.gamma, 0.0, 1.0)
+        validation.check_choice("returns", self.returns, ("reward_to_go", "episode"))
+        validation.check_choice("baseline", self.baseline, ("none", "mean", "value"))
+        validation.check_bool("normalize_advantages", self.normalize_advantages)
+        validation.check_number("entropy_coef", self.entropy_coef, 0.0)
+        validation.check_number("lr", self.lr, 0.0, include_low=False)
+        validation.check_number("value_lr", self.value_lr, 0.0, include_low=False)
         if self.max_grad_norm is not None:
-            finite("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
-        if not isinstance(self.ascent, dict) or not all(isinstance(key, str) for key in self.ascent):
-            raise ValueError(f"ascent must be a dict of Ascent keyword arguments, got {self.ascent!r}")
-        for reserved, instead in (("lr", "lr / value_lr"), ("clip_norm", "max_grad_norm")):
-            if reserved in self.ascent:
-                raise ValueError(f"ascent must not contain {reserved!r}; set {instead} instead")
-        self.hidden_sizes = tuple(self.hidden_sizes)
-        for width in self.hidden_sizes:
-            positive_int("hidden_sizes entries", width)
-        finite("initial_log_std", self.initial_log_std, -math.inf)
-        positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
-        positive_int("torch_threads", self.torch_threads, allow_none=True)
-        if self.on_nonfinite not in ("stop", "skip"):
-            raise ValueError(f"on_nonfinite must be one of ('stop', 'skip'), got {self.on_nonfinite!r}")
+            validation.check_number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
+        validation.check_keyword_arguments("ascent", self.ascent,
+                                reserved={"lr": "lr / value_lr", "clip_norm": "max_grad_norm"})
+        self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
+        validation.check_number("initial_log_std", self.initial_log_std)
+        validation.check_positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
+        validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
+        validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
 
 
 @dataclass
@@ -201,171 +145,52 @@ class EpisodeBatch:
         return self.rewards.shape[1]
 
 
-@dataclass
-class UpdateRecord:
-    """What one iteration did."""
-
-    iteration: int
-    env_steps: int
-    """Environment steps simulated so far (all sub-envs, masked steps included)."""
-    episodes: int
-    """Training episodes finished so far (Gymnasium's RecordEpisodeStatistics count)."""
-    wall_seconds: float
-    """Seconds of training in this ``train`` call so far, summed over resumed sessions."""
-    mean_return: float
-    """Mean undiscounted return of the last 100 finished training episodes (nan before any)."""
-    objective: float
-    """Value of the policy objective J before the step (nan when the update was skipped)."""
-
-
-@dataclass
-class TrainHistory:
-    """Everything :meth:`Reinforce.train` measured."""
-
-    records: list[UpdateRecord] = field(default_factory=list)
-    evaluations: list[tuple[int, float]] = field(default_factory=list)
-    """``(env_steps, mean greedy return)`` of every evaluation made."""
-    solved: bool = False
-    env_steps: int = 0
-    episodes: int = 0
-    wall_seconds: float = 0.0
-    """From the start of ``train`` to the end of the solving evaluation (or of training); a resumed
-    run adds the seconds of each session (start-up and the pause in between excluded)."""
-    eval_mean_return: float = math.nan
-    """Mean return of the last evaluation."""
-    skipped_iterations: list[int] = field(default_factory=list)
-    """Iterations whose update was skipped for a non-finite value (``on_nonfinite="skip"``)."""
-    interrupted: bool = False
-    """Training stopped early because ``should_stop`` asked; the run can be resumed."""
-
-    def to_state(self) -> dict[str, Any]:
-        """Plain containers of python numbers, for a checkpoint."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> TrainHistory:
-        values = dict(state)
-        values["records"] = [UpdateRecord(**record) for record in state["records"]]
-        values["evaluations"] = [tuple(evaluation) for evaluation in state["evaluations"]]
-        values["skipped_iterations"] = list(state["skipped_iterations"])
-        return cls(**values)
-
-
-@dataclass
-class TrainingRun:
-    """A :meth:`Reinforce.train` call: what it was asked to do and what it has measured so far.
-
-    Saved in every checkpoint, so that :meth:`Reinforce.resume_training` continues the same call.
-    """
-
-    stop_at: int
-    """The call ends once ``env_steps`` reaches this (its start plus ``total_steps``)."""
-    target_return: float | None
-    eval_episodes: int
-    history: TrainHistory
-    evaluated_at: int = -1
-    """``env_steps`` at the latest evaluation (so the final one is not repeated)."""
-    finished: bool = False
-
-    def to_state(self) -> dict[str, Any]:
-        return {"stop_at": self.stop_at, "target_return": self.target_return,
-                "eval_episodes": self.eval_episodes, "history": self.history.to_state(),
-                "evaluated_at": self.evaluated_at, "finished": self.finished}
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> TrainingRun:
-        return cls(int(state["stop_at"]), state["target_return"], int(state["eval_episodes"]),
-                   TrainHistory.from_state(state["history"]), int(state["evaluated_at"]),
-                   bool(state["finished"]))
-
-
-class Reinforce:
+class Reinforce(GymLearner):
     """REINFORCE with optional baseline, on a Gymnasium vector env (see the module docstring).
 
     Example::
 
         agent = Reinforce(ReinforceConfig(env="CartPole-v1", seed=1))
-        history = agent.train(1_000_000, target_return=475.0)
+        history = agent.train(1_000_000, stop=ReturnThreshold(475.0))
         action = agent.act(observation, deterministic=True)
     """
 
+    config_class: ClassVar[type] = ReinforceConfig
+    metric_names: ClassVar[tuple[str, ...]] = ("objective",)
+
     def __init__(self, config: ReinforceConfig | None = None, *,
                  distributed: DistributedContext | None = None) -> None:
-        self.config = config = config if config is not None else ReinforceConfig()
-        if distributed is not None and not isinstance(distributed, DistributedContext):
-            raise TypeError("distributed must be the DistributedContext returned by "
-                            f"ascentrl.distributed.init_distributed(), got {type(distributed).__name__}")
-        self.distributed = distributed if distributed is not None else DistributedContext()
-        """This process's place in a data-parallel job; rank 0 of 1 without torchrun."""
-        env_kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
-        self.env, self.spaces = make_vector_env(config.env, config.num_envs,
-                                                statistics_window=STATISTICS_WINDOW, **env_kwargs)
-        self._env_kwargs = env_kwargs
-        self.episode_step_limit = config.max_episode_steps or self.spaces.max_episode_steps
-        if self.episode_step_limit is None:
-            self.env.close()
-            raise ValueError(f"max_episode_steps: {config.env} has no time limit; set one")
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            self.policy = self._make_policy(self.spaces)
-            self.value = (MLP(self.spaces.observation_size, config.hidden_sizes, 1)
-                          if config.baseline == "value" else None)
-        for network in (self.policy, self.value):
-            if network is not None:  # identical already (same seed); made certain for the rare
-                broadcast_parameters(network, self.distributed)  # platform where init differs
-        # Every rank acts with its own noise and envs; rank 0's are the single-process run's.
-        self.generator = torch.Generator().manual_seed(self._rank_seed)
+        super().__init__(config if config is not None else ReinforceConfig(), distributed)
+        config = self.config
         try:
-            self.policy_optimizer = Ascent(self.policy.parameters(), lr=config.lr,
-                                           clip_norm=config.max_grad_norm, **config.ascent)
-            self.value_optimizer = (Ascent(self.value.parameters(), lr=config.value_lr,
-                                           clip_norm=config.max_grad_norm, **config.ascent)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed)
+                self.policy = self._make_policy()
+                self.value = (MLP(self.spaces.observation_size, config.hidden_sizes, 1)
+                              if config.baseline == "value" else None)
+            self.broadcast_networks()
+            self.policy_optimizer = self.make_ascent(self.policy.parameters(), config.lr)
+            self.value_optimizer = (self.make_ascent(self.value.parameters(), config.value_lr)
                                     if self.value is not None else None)
-        except TypeError as error:
-            self.env.close()
-            raise TypeError(f"ascent {config.ascent}: {error}") from None
-        except ValueError as error:
-            self.env.close()
-            raise ValueError(f"ascent {config.ascent}: {error}") from None
+        except BaseException:
+            self.close()
+            raise
 
-        self.env_steps = 0
-        self.episodes = 0
-        self.iterations = 0
-        self.evaluations = 0
-        self._evaluation_env = None
-        self.training_run: TrainingRun | None = None
-        """The latest ``train`` call (restored by :meth:`load`); ``None`` before any."""
-        self.last_checkpoint: tuple[str, int] | None = None
-        """``(path, iteration)`` of the latest checkpoint written by :meth:`save`."""
-
-    def _make_policy(self, spaces: EnvSpaces) -> CategoricalPolicy | GaussianPolicy:
+    def _make_policy(self) -> CategoricalPolicy | GaussianPolicy:
+        spaces, config = self.spaces, self.config
         if spaces.action_kind == "discrete":
-            return CategoricalPolicy(spaces.observation_size, spaces.action_size, self.config.hidden_sizes)
-        return GaussianPolicy(spaces.observation_size, spaces.action_size, self.config.hidden_sizes,
-                              self.config.initial_log_std)
+            return CategoricalPolicy(spaces.observation_size, spaces.action_size, config.hidden_sizes)
+        return GaussianPolicy(spaces.observation_size, spaces.action_size, config.hidden_sizes,
+                              config.initial_log_std)
 
-    def _to_env_action(self, action: np.ndarray) -> np.ndarray:
-        """Policy output -> env action: shift by a Discrete space's start, clip to a Box's bounds."""
-        if self.spaces.action_kind == "discrete":
-            return action + self.spaces.action_start if self.spaces.action_start else action
-        return np.clip(action, self.spaces.action_low, self.spaces.action_high)
+    def networks(self) -> dict[str, nn.Module | None]:
+        return {"policy": self.policy, "value": self.value}
+
+    def named_optimizers(self) -> dict[str, Optimizer | None]:
+        return {"policy_optimizer": self.policy_optimizer, "value_optimizer": self.value_optimizer}
 
     # ----------------------------------------------------------------------------------- rollout
-    @property
-    def _rank_seed(self) -> int:
-        """The seed of this rank's envs and noise: ``seed`` itself on rank 0 (and without torchrun)."""
-        return rank_seed(self.config.seed, self.distributed.rank)
-
-    def rollout_seed(self) -> int:
-        """Seed of the envs' reset before the next rollout, a function of ``(seed, rank, iteration)`` only.
-
-        Reseeding every rollout makes the envs' randomness part of the saved counters, so no
-        generator state of the (any) Gymnasium env has to be captured for an exact resume.
-        """
-        return int(np.random.SeedSequence([self._rank_seed, self.iterations]).generate_state(1)[0])
-
-    def collect_episodes(self) -> EpisodeBatch:
+    def collect(self) -> EpisodeBatch:
         """Run the policy from a reset until every env has finished one episode (step 1)."""
         steps, num_envs = self.episode_step_limit, self.config.num_envs
         observations = np.empty((steps + 1, num_envs, self.spaces.observation_size), np.float32)
@@ -377,6 +202,7 @@ class Reinforce:
         truncated = np.empty((steps, num_envs), bool)
         noise = self.policy.draw_noise(steps, num_envs, self.generator)
         finished = np.zeros(num_envs, bool)
+        episodes_before = self.env.episode_count
 
         observation, _ = self.env.reset(seed=self.rollout_seed())
         with torch.inference_mode():
@@ -384,7 +210,7 @@ class Reinforce:
                 observations[t] = observation.reshape(num_envs, -1)
                 action = self.policy.sample(torch.from_numpy(observations[t]), noise[t]).numpy()
                 actions[t] = action
-                observation, reward, terminated[t], truncated[t], _ = self.env.step(self._to_env_action(action))
+                observation, reward, terminated[t], truncated[t], _ = self.env.step(self.to_env_action(action))
                 rewards[t] = reward
                 finished |= terminated[t] | truncated[t]
                 if finished.all():
@@ -394,6 +220,7 @@ class Reinforce:
         # An env that ignores its time limit is cut here, and the cut is a truncation.
         truncated[length - 1] |= ~finished
         self.env_steps += length * num_envs
+        self.episodes += self.env.episode_count - episodes_before
 
         terminated_tensor = torch.from_numpy(terminated[:length])
         truncated_tensor = torch.from_numpy(truncated[:length])
@@ -448,14 +275,13 @@ class Reinforce:
         errors = self.value(batch.observations[:-1]).squeeze(-1) - targets
         return -(errors.square() * batch.valid).sum() / batch.valid.sum().clamp(min=1)
 
-    def update(self, batch: EpisodeBatch) -> float:
-        """Steps 2-4 on one batch. Returns the policy objective's value before the step.
+    def update(self, batch: EpisodeBatch) -> dict[str, float]:
+        """Steps 2-4 on one batch. Returns ``{"objective": J}``, the policy objective before the step.
 
         Both objectives and their gradients are computed and checked before either network steps.
 
         Raises:
-            ascentrl.runs.NonFiniteUpdateError: an objective or gradient is NaN/inf; nothing was
-                applied.
+            NonFiniteUpdateError: an objective or gradient is NaN/inf; nothing was applied.
         """
         weights, targets = self.weights(batch)
         objective = self.policy_objective(batch, weights)
@@ -475,301 +301,8 @@ class Reinforce:
             {"policy": self.policy.parameters(),
              "value network": self.value.parameters() if self.value is not None else ()})
         if problem is not None:
-            raise NonFiniteUpdateError(f"{problem}; the update was not applied")
+            raise NonFiniteUpdateError(problem)
         self.policy_optimizer.step()
         if self.value_optimizer is not None:
             self.value_optimizer.step()
-        return float(objective.detach())
-
-    # -------------------------------------------------------------------------------- training
-    def train(
-        self,
-        total_steps: int,
-        *,
-        target_return: float | None = None,
-        eval_episodes: int = 100,
-        on_update: Callable[[UpdateRecord], None] | None = None,
-        checkpoint_path: str | os.PathLike | None = None,
-        checkpoint_every: int | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> TrainHistory:
-        """Train for ``total_steps`` environment steps, or until solved.
-
-        Solved means: the mean return of the last 100 training episodes is at least
-        ``target_return``, and then the mean return of ``eval_episodes`` greedy
-        (``deterministic=True``) evaluation episodes is too. Without ``target_return``, training
-        runs the whole budget. Either way training ends with an evaluation, so
-        ``history.eval_mean_return`` is always set. The budget is checked between iterations, so the
-        last iteration may overshoot it by up to ``num_envs * max_episode_steps`` steps.
-
-        ``history.wall_seconds`` runs from this call's start to the end of the solving evaluation
-        (or of the final one); it includes rollouts, updates, evaluations, checkpoints and
-        ``on_update``, and excludes building the agent (envs, networks, optimizers).
-
-        Args:
-            checkpoint_path: where :meth:`save` writes (atomically) every ``checkpoint_every``
-                iterations, when ``should_stop`` asks, and at the end.
-            checkpoint_every: iterations between periodic checkpoints; ``None``: only when
-                stopping early and at the end.
-            should_stop: polled after every iteration; once it returns True, training writes a
-                checkpoint and returns with ``history.interrupted`` set, and
-                :meth:`resume_training` (after :meth:`load`) continues exactly where it left off.
-
-        Raises:
-            ascentrl.runs.NonFiniteUpdateError: with ``on_nonfinite="stop"``, an objective or
-                gradient was NaN/inf; the message names the iteration and the last checkpoint.
-        """
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}")
-        if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) or eval_episodes < 1:
-            raise ValueError(f"eval_episodes must be a positive integer, got {eval_episodes!r}")
-        if target_return is not None and (isinstance(target_return, bool) or not math.isfinite(target_return)):
-            raise ValueError(f"target_return must be a finite number or None, got {target_return!r}")
-        check_checkpointing(checkpoint_path, checkpoint_every)
-        self.training_run = TrainingRun(self.env_steps + total_steps, target_return, eval_episodes,
-                                        TrainHistory())
-        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
-
-    def resume_training(
-        self,
-        *,
-        on_update: Callable[[UpdateRecord], None] | None = None,
-        checkpoint_path: str | os.PathLike | None = None,
-        checkpoint_every: int | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> TrainHistory:
-        """Continue the :meth:`train` call saved in the checkpoint this agent was loaded from.
-
-        Budget, target and evaluation episodes are the saved call's; the returned history holds the
-        records from the call's start. Arguments as in :meth:`train`.
-
-        Raises:
-            ValueError: the agent has no unfinished training run to continue.
-        """
-        run = self.training_run
-        if run is None:
-            raise ValueError("resume_training: this agent has no training run to continue "
-                             "(load a checkpoint written during train())")
-        if run.finished:
-            raise ValueError(
-                f"resume_training: the saved run already finished after {run.history.env_steps} steps "
-                f"({'solved' if run.history.solved else 'not solved'}); there is nothing to resume")
-        check_checkpointing(checkpoint_path, checkpoint_every)
-        run.history.interrupted = False
-        return self._run_training(on_update, checkpoint_path, checkpoint_every, should_stop)
-
-    def _run_training(
-        self,
-        on_update: Callable[[UpdateRecord], None] | None,
-        checkpoint_path: str | os.PathLike | None,
-        checkpoint_every: int | None,
-        should_stop: Callable[[], bool] | None,
-    ) -> TrainHistory:
-        """The loop of :meth:`train`, from wherever ``self.training_run`` stands."""
-        if self.config.torch_threads is not None:
-            torch.set_num_threads(self.config.torch_threads)
-        run = self.training_run
-        history = run.history
-        start, seconds_before = time.perf_counter(), history.wall_seconds
-
-        main_process = self.distributed.is_main
-
-        def checkpoint(wanted: bool) -> None:
-            history.wall_seconds = seconds_before + time.perf_counter() - start
-            history.env_steps, history.episodes = self.env_steps, self.episodes
-            if wanted and checkpoint_path is not None and main_process:
-                self.save(checkpoint_path)
-
-        while self.env_steps < run.stop_at:
-            episodes_before, steps_before = self.env.episode_count, self.env_steps
-            batch = self.collect_episodes()
-            self.iterations += 1
-            try:
-                objective = self.update(batch)
-            except NonFiniteUpdateError as error:
-                if self.config.on_nonfinite == "stop":
-                    raise stopped_on_non_finite(self.iterations, error, self.last_checkpoint) from None
-                history.skipped_iterations.append(self.iterations)
-                objective = math.nan
-            # Counters, the return window and the stop request summed over all ranks (as they
-            # are in a single process), so every rank takes the same decisions below.
-            recent = self.env.return_queue
-            totals = all_reduce_sum({
-                "steps": self.env_steps - steps_before,
-                "episodes": self.env.episode_count - episodes_before,
-                "window_sum": float(np.sum(recent, dtype=np.float64)),
-                "window_count": len(recent),
-                "full_windows": len(recent) == STATISTICS_WINDOW,
-                "stop_requests": should_stop is not None and should_stop(),
-            }, self.distributed)
-            self.env_steps = steps_before + int(totals["steps"])
-            self.episodes += int(totals["episodes"])
-            mean_return = totals["window_sum"] / totals["window_count"] if totals["window_count"] else math.nan
-            record = UpdateRecord(self.iterations, self.env_steps, self.episodes,
-                                  seconds_before + time.perf_counter() - start, mean_return, objective)
-            history.records.append(record)
-            if on_update is not None:
-                on_update(record)
-            if (run.target_return is not None and totals["full_windows"] == self.distributed.world_size
-                    and mean_return >= run.target_return):
-                history.evaluations.append((self.env_steps, self.evaluate(run.eval_episodes)))
-                run.evaluated_at = self.env_steps
-                if history.evaluations[-1][1] >= run.target_return:
-                    history.solved = True
-                    break
-            checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
-            if totals["stop_requests"] and self.env_steps < run.stop_at:
-                history.interrupted = True
-                checkpoint(True)
-                return history
-        if run.evaluated_at != self.env_steps:
-            history.evaluations.append((self.env_steps, self.evaluate(run.eval_episodes)))
-            run.evaluated_at = self.env_steps
-        history.wall_seconds = seconds_before + time.perf_counter() - start
-        history.env_steps, history.episodes = self.env_steps, self.episodes
-        history.eval_mean_return = history.evaluations[-1][1]
-        run.finished = True
-        if checkpoint_path is not None and main_process:
-            self.save(checkpoint_path)
-        return history
-
-    def evaluate(self, num_episodes: int = 100, *, deterministic: bool = True) -> float:
-        """Mean undiscounted return of ``num_episodes`` fresh episodes, run side by side.
-
-        Evaluation envs are seeded from ``seed + 1_000_003`` on, with new seeds for every call, and
-        are separate from the training envs; the procedure is
-        :func:`ascentrl.envs.gym_envs.evaluate_policy`. In a data-parallel job this is a collective
-        call: each rank runs its share of the episodes (with seeds of its own) and every rank
-        returns the mean over all of them.
-        """
-        if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
-            raise ValueError(f"num_episodes must be a positive integer, got {num_episodes!r}")
-        # Data-parallel: rank r runs its share of the episodes, with the seeds the single process
-        # would give those episodes, and the returns are summed over ranks.
-        rank, world_size = self.distributed.rank, self.distributed.world_size
-        share = num_episodes // world_size + (rank < num_episodes % world_size)
-        first_episode = rank * (num_episodes // world_size) + min(rank, num_episodes % world_size)
-        returns_sum = 0.0
-        if share:
-            if self._evaluation_env is None or self._evaluation_env.num_envs != share:
-                if self._evaluation_env is not None:
-                    self._evaluation_env.close()
-                self._evaluation_env, _ = make_vector_env(self.config.env, share,
-                                                          record_statistics=False, **self._env_kwargs)
-            # Every evaluation gets fresh, reproducible seeds (a sync vector env seeds its sub-envs
-            # seed, seed + 1, ...; a native one draws all from one generator).
-            seed = self.config.seed + EVALUATION_SEED_OFFSET + self.evaluations * num_episodes + first_episode
-            with torch.inference_mode():
-                returns = evaluate_policy(
-                    self._evaluation_env,
-                    lambda observation: self._policy_action(observation.reshape(share, -1), deterministic),
-                    self.episode_step_limit,
-                    seed=seed,
-                )
-            returns_sum = float(returns.sum())
-        self.evaluations += 1
-        return all_reduce_sum({"returns": returns_sum}, self.distributed)["returns"] / num_episodes
-
-    # ------------------------------------------------------------------------------- inference
-    def _policy_action(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
-        inputs = torch.as_tensor(observations, dtype=torch.float32)
-        if deterministic:
-            action = self.policy.mode(inputs)
-        else:
-            action = self.policy.sample(inputs, self.policy.draw_noise(1, inputs.shape[0], self.generator)[0])
-        return self._to_env_action(action.numpy())
-
-    def act(self, observation: Any, deterministic: bool = False) -> Any:
-        """Action(s) for one observation or a batch ``[B, *observation_shape]``, in the env's format.
-
-        ``deterministic=True`` takes the most probable action (argmax / Gaussian mean); otherwise
-        the action is sampled from ``pi(.|s)`` with the agent's seeded generator.
-        """
-        array = np.asarray(observation, dtype=np.float32)
-        shape = self.spaces.observation_shape
-        single = array.shape == shape
-        if not single and array.shape[1:] != shape:
-            raise ValueError(
-                f"observation: expected shape {shape} or (batch, *{shape}) for {self.config.env}, "
-                f"got {array.shape}"
-            )
-        size = self.spaces.observation_size
-        with torch.inference_mode():
-            actions = self._policy_action(array.reshape(-1, size), deterministic)
-        return actions[0] if single else actions
-
-    # ------------------------------------------------------------------------------ checkpoints
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a checkpoint with everything needed to continue, atomically.
-
-        It holds the config, both networks and optimizers, the counters, the action-noise
-        generator, the training-episode statistics (the return window of the solve criterion), the
-        :class:`TrainingRun` in progress, and python/numpy/torch global generator states. The envs
-        need no state of their own: every rollout reseeds them from ``(seed, iteration)``.
-        """
-        statistics = self.env
-        state = {
-            "config": dataclasses.asdict(self.config),
-            "policy": self.policy.state_dict(),
-            "policy_optimizer": self.policy_optimizer.state_dict(),
-            "value": self.value.state_dict() if self.value is not None else None,
-            "value_optimizer": self.value_optimizer.state_dict() if self.value_optimizer is not None else None,
-            "env_steps": self.env_steps,
-            "episodes": self.episodes,
-            "iterations": self.iterations,
-            "evaluations": self.evaluations,
-            "generator": self.generator.get_state(),
-            "episode_statistics": {
-                "episode_count": int(statistics.episode_count),
-                "returns": torch.tensor(list(statistics.return_queue), dtype=torch.float64),
-                "lengths": torch.tensor(list(statistics.length_queue), dtype=torch.int64),
-            },
-            "training_run": self.training_run.to_state() if self.training_run is not None else None,
-            "global_rng": capture_rng_states(),
-        }
-        save_checkpoint(path, CHECKPOINT_KIND, state)
-        self.last_checkpoint = (str(path), self.iterations)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, restore_global_rng: bool = False) -> Reinforce:
-        """Rebuild an agent from :meth:`save`'s checkpoint (safe: ``weights_only`` loading).
-
-        ``restore_global_rng=True`` also puts python's, numpy's and torch's global generators back
-        as they were at saving time, for a process that resumes the run (the agent itself draws only
-        from its own generator and the reseeded envs).
-
-        Raises:
-            ascentrl.runs.CheckpointError: missing, corrupted, foreign or mismatched file.
-        """
-        payload = load_checkpoint(path, CHECKPOINT_KIND)
-        try:
-            agent = cls(ReinforceConfig(**payload["config"]))
-        except (TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path}: its config cannot build an agent here: {error}") from None
-        try:
-            agent.policy.load_state_dict(payload["policy"])
-            agent.policy_optimizer.load_state_dict(payload["policy_optimizer"])
-            if agent.value is not None:
-                agent.value.load_state_dict(payload["value"])
-                agent.value_optimizer.load_state_dict(payload["value_optimizer"])
-            agent.env_steps = int(payload["env_steps"])
-            agent.episodes = int(payload["episodes"])
-            agent.iterations = int(payload["iterations"])
-            agent.evaluations = int(payload["evaluations"])
-            agent.generator.set_state(payload["generator"])
-            statistics = payload.get("episode_statistics")
-            if statistics is not None:
-                agent.env.episode_count = int(statistics["episode_count"])
-                # numpy scalars, as RecordEpisodeStatistics stores them, so means come out identical
-                agent.env.return_queue.extend(statistics["returns"].numpy())
-                agent.env.length_queue.extend(statistics["lengths"].numpy())
-            if payload.get("training_run") is not None:
-                agent.training_run = TrainingRun.from_state(payload["training_run"])
-            if restore_global_rng and payload.get("global_rng") is not None:  # older files lack them
-                restore_rng_states(payload["global_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
-            agent.env.close()
-            raise CheckpointError(f"checkpoint {path}: does not hold a usable Reinforce agent: "
-                                  f"{type(error).__name__}: {error}") from None
-        agent.last_checkpoint = (str(path), agent.iterations)
-        return agent
+        return {"objective": float(objective.detach())}

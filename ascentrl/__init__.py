@@ -5,7 +5,7 @@ objective ``J``, call ``J.backward()`` and then ``optimizer.step()``; ``J`` goes
 Never negate an objective to turn it into a loss.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ascentrl.ascent import Ascent, NonFiniteGradientError, StepStats
 from ascentrl.escape import EscapeStrategy, GradientNoise, PerturbedAscent

@@ -249,9 +249,13 @@ class Ascent(Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        for group in self.param_groups:  # state saved by older versions lacks newer options
+        # State saved by older versions lacks newer options. Only Ascent's own options: torch's
+        # __setstate__ adds "differentiable" to the defaults, which a group of a fresh Ascent lacks,
+        # and a loaded optimizer must save the same state dict as the one that was never saved.
+        for group in self.param_groups:
             for key, value in self.defaults.items():
-                group.setdefault(key, value)
+                if key != "differentiable":
+                    group.setdefault(key, value)
 
     # ----------------------------------------------------------------------- state dicts
     def state_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from harness.cartpole import (
-    TARGET,
+    SOLVED,
     describe,
     format_comparison,
     format_scaling,
@@ -37,7 +37,7 @@ from harness.cartpole import (
     run_sb3_ppo,
 )
 
-from ascentrl.runs import CommandLineParser, fail
+from ascentrl.cli import CommandLineParser, fail
 
 TOTAL_ENVS = 64  # the default num_envs: episodes per update, split across ranks in --nproc mode
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             describe("SB3 PPO (RL-Zoo CartPole-v1)", ppo_results)]
     if arguments.json:
         ratio = rows[1]["median_wall_seconds"] / rows[0]["median_wall_seconds"]
-        print(json.dumps({"target_return": TARGET, "rows": rows, "median_wall_ratio_ppo_over_reinforce": ratio},
+        print(json.dumps({"target_return": SOLVED.target, "rows": rows, "median_wall_ratio_ppo_over_reinforce": ratio},
                          indent=2))
     else:
         print("\n" + format_comparison(rows, seeds))

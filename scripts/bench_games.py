@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 from ascentrl.distributed import DistributedContext, gather_shards, init_distributed, shard_slice
 from ascentrl.envs import random_zero_sum_game
 from ascentrl.games import ZeroSumSolution, solve_zero_sum_games
-from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail
 
 TARGET_FRACTION = 0.999
 TARGET_SECONDS = 2.0

@@ -40,9 +40,10 @@ from gymnasium import spaces as gym_spaces
 from ascentrl import Ascent
 from ascentrl.agents import MultiAgentConfig, MultiAgentReinforce
 from ascentrl.agents.multiagent_objectives import joint_return_estimates
+from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 from ascentrl.envs import make_parallel_env
 from ascentrl.games import make_dynamics
-from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail
+from ascentrl.training import NashConvTarget
 
 
 @dataclass
@@ -92,10 +93,10 @@ class Result:
 
 def run_ascentrl(config: MultiAgentConfig, iterations: int, target: float | None) -> Result:
     learners = MultiAgentReinforce(config)
-    history = learners.train(iterations, target_nash_conv=target)
+    history = learners.train(iterations, stop=None if target is None else NashConvTarget(target))
     learners.close()
     return Result(history.agent_steps, history.wall_seconds, len(history.records), history.reached_target,
-                  history.nash_conv)
+                  history.final("nash_conv"))
 
 
 def run_naive(config: MultiAgentConfig, iterations: int, target: float | None) -> Result:

@@ -41,10 +41,11 @@ from harness.matrix_game_comparison import (
 )
 from harness.matrix_game_plots import plot_trajectory
 
+from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 from ascentrl.envs import MATRIX_GAMES, make_matrix_game
 from ascentrl.envs.matrix_games import known_equilibria, load_matrix_game
 from ascentrl.games import DYNAMICS
-from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail, seed_everything
+from ascentrl.rng import seed_everything
 
 
 @dataclass

@@ -25,8 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ascentrl.agents import Reinforce, ReinforceConfig, UpdateRecord
-from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail, seed_everything
+from ascentrl.agents import Reinforce, ReinforceConfig
+from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
+from ascentrl.rng import seed_everything
+from ascentrl.training import Record
 
 MEBIBYTE = 2**20
 BUDGET = 10**15  # environment steps: more than any soak reaches, so only the clock stops training
@@ -88,7 +90,7 @@ class MemoryWatch:
         self.latest = self.peak = self.at_process_start
         self._next = began
 
-    def on_update(self, record: UpdateRecord, *, force: bool = False) -> None:
+    def on_update(self, record: Record, *, force: bool = False) -> None:
         now = time.monotonic()
         if now < self._next and not force:
             return
@@ -131,7 +133,7 @@ def soak(options: SoakOptions, config: ReinforceConfig, folder: Path) -> int:
             agent.resume_training(**arguments)
         if time.monotonic() >= deadline:
             break
-        agent.env.close()
+        agent.close()
         agent = None
         gc.collect()
         agent = Reinforce.load(checkpoint)

@@ -30,36 +30,21 @@ updates instead), 130/143 when interrupted.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from ascentrl.agents import ReinforceConfig
-from ascentrl.agents.reinforce_run import RunOptions, prepare_run, train
-from ascentrl.runs import CommandLineParser, add_config_arguments, config_from_args, fail, given_options
+from ascentrl.agents import Reinforce
+from ascentrl.cli import CommandLineParser
+from ascentrl.training import command_line
 
 
 def build_parser() -> CommandLineParser:
-    parser = CommandLineParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(parser.add_argument_group("run"), RunOptions)
-    add_config_arguments(parser.add_argument_group("REINFORCE"), ReinforceConfig)
-    return parser
+    return command_line.build_parser(Reinforce, __doc__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    arguments = parser.parse_args(argv)
-    try:
-        options = config_from_args(RunOptions, arguments)
-        config = config_from_args(ReinforceConfig, arguments) if options.resume is None else None
-        run = prepare_run(options, config, lambda: given_options(build_parser(), (RunOptions, ReinforceConfig), argv))
-    except (ValueError, TypeError, OSError) as error:
-        fail(parser, error)
-    with run.context:
-        return train(run, program=parser.prog,
-                     resume_command=f"python {sys.argv[0] if argv is None else __file__}")
+    return command_line.main(Reinforce, argv, doc=__doc__, script=__file__)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,8 @@ import torch
 
 from ascentrl import __version__
 from ascentrl.agents import Reinforce, ReinforceConfig
-from ascentrl.runs import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    capture_rng_states,
-    load_checkpoint,
-    restore_rng_states,
-    save_checkpoint,
-)
+from ascentrl.checkpoints import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from ascentrl.rng import capture_rng_states, restore_rng_states
 
 KIND = "Test"
 

@@ -29,7 +29,7 @@ EVALUATION_EPISODES = 100
 
 def value_squared_errors(values: list[torch.nn.Module], agent: Reinforce) -> list[float]:
     """Mean ``(V(s_t) - G_t)^2`` of each value network on one fresh batch of ``agent``'s policy."""
-    batch = agent.collect_episodes()
+    batch = agent.collect()
     _, targets = agent.weights(batch)
     errors = []
     with torch.no_grad():

@@ -70,7 +70,7 @@ def test_ranks_share_counters_and_statistics_but_not_their_environments(ranks):
 def test_rank_zero_collects_what_the_single_process_run_collects(ranks):
     single = Reinforce(ReinforceConfig(**CONFIG), distributed=DistributedContext())
     assert single.rollout_seed() == ranks[0]["first_rollout_seed"]
-    batch = single.collect_episodes()
+    batch = single.collect()
     # Every rollout step simulates num_envs steps per rank; the shared counter holds both ranks'.
     assert ranks[0]["env_steps"][0] > single.env_steps == batch.rewards.shape[0] * CONFIG["num_envs"]
 

@@ -120,7 +120,7 @@ def test_reinforce_surrogate_has_no_cross_terms_and_matches_simultaneous_dynamic
     """With gamma = 1 the simultaneous dynamics' gradient is exactly independent REINFORCE's."""
     learners = _learners(env="classic/rps-v2", method="simultaneous", gamma=1.0, num_envs=6,
                          hidden_sizes=(8,), episode_length=4)
-    batch = learners.collect_episodes()
+    batch = learners.collect()
     parameters = [list(policy.parameters()) for policy in learners.policies]
     surrogates = learners.reinforce_objectives(batch)
     surrogate_grads = [torch.autograd.grad(surrogates[i], parameters[i], retain_graph=True) for i in range(2)]
@@ -161,13 +161,13 @@ def test_matching_pennies_simultaneous_reinforce_cycles_while_lola_converges():
     # mostly tails and back, and exploitability never settles near 0.
     assert max(heads) > 0.8 and min(heads) < 0.2
     assert min(record.nash_conv for record in plain_history.records[50:]) > 0.3
-    assert plain_history.nash_conv > 0.5
+    assert plain_history.final("nash_conv") > 0.5
 
     aware = _learners(method="lola", dynamics_options={"lookahead": 4.0}, **common)
     _set_strategies(aware, start)
     aware_history = aware.train(150)
     assert aware_history.records[0].nash_conv > 0.5
-    assert aware_history.nash_conv <= 0.05
+    assert aware_history.final("nash_conv") <= 0.05
     for strategy in aware.strategies():
         torch.testing.assert_close(strategy, torch.tensor([0.5, 0.5], dtype=torch.float64), atol=0.03, rtol=0)
 
@@ -178,7 +178,7 @@ def test_prisoners_dilemma_independent_learners_both_defect():
     defect = 1
     for strategy in learners.strategies():
         assert strategy[defect] > 0.95
-    assert history.nash_conv < 0.1
+    assert history.final("nash_conv") < 0.1
     assert history.records[-1].mean_returns["player_0"] < 1.5  # mutual defection pays 1
 
 
@@ -195,7 +195,7 @@ def test_learners_never_act_for_departed_agents_and_honour_masks():
     learners = _learners(env=SCRIPTED_ENV_ID, method="independent", num_envs=8, hidden_sizes=(8,), lr=0.05,
                          ascent={"adaptive": "adam"})
     learners.train(3)
-    batch = learners.collect_episodes()
+    batch = learners.collect()
     runner, quitter, latecomer = range(3)
     assert batch.valid[runner].all(dim=1).tolist() == [True] * 5
     assert batch.valid[quitter].all(dim=1).tolist() == [True, True, False, False, False]

@@ -38,6 +38,7 @@ import torch
 
 from ascentrl.agents import MultiAgentConfig, MultiAgentReinforce
 from ascentrl.distributed import init_distributed
+from ascentrl.training import NashConvTarget
 
 out = Path(sys.argv[1])
 results = {{}}
@@ -45,7 +46,7 @@ with init_distributed(timeout_seconds=60) as context:
     for name, config in {CONFIGS!r}.items():
         learners = MultiAgentReinforce(MultiAgentConfig(**config), distributed=context)
         first_rollout_seed = learners.rollout_seed()
-        history = learners.train({ITERATIONS}, target_nash_conv=0.0)
+        history = learners.train({ITERATIONS}, stop=NashConvTarget(0.0))
         results[name] = {{
             "parameters": [p.detach().clone() for policy in learners.policies for p in policy.parameters()],
             "optimizer_steps": [optimizer.steps for optimizer in learners.optimizers],

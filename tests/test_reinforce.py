@@ -383,7 +383,7 @@ def test_pendulum_box_gaussian_runs_a_few_iterations_with_actions_in_bounds():
 
 def test_rollout_learns_only_from_each_envs_first_episode():
     agent = Reinforce(small_config(num_envs=8, entropy_coef=0.01))
-    batch = agent.collect_episodes()
+    batch = agent.collect()
     done = (batch.terminated | batch.truncated).numpy()
     expected_valid = np.zeros_like(done)
     for n in range(done.shape[1]):
@@ -424,7 +424,7 @@ def test_rollout_learns_only_from_each_envs_first_episode():
 def test_entropy_bonus_adds_beta_times_the_mean_episode_entropy():
     plain = Reinforce(small_config(num_envs=4))
     bonus = Reinforce(small_config(num_envs=4, entropy_coef=0.3))
-    batch = plain.collect_episodes()
+    batch = plain.collect()
     weights, _ = plain.weights(batch)
     with torch.no_grad():
         distribution = torch.distributions.Categorical(logits=plain.policy.logits(batch.observations[:-1]))

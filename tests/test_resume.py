@@ -7,7 +7,6 @@ time aside) as the run that was never interrupted. The uninterrupted run is the 
 
 from __future__ import annotations
 
-import csv
 import importlib
 import importlib.util
 import json
@@ -22,11 +21,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_comparison import (
+    assert_same_training_state,
+    progress_without_wall_time,
+    without_wall_time,
+)
 
 import ascentrl.interrupts
 from ascentrl.agents import Reinforce, ReinforceConfig
+from ascentrl.checkpoints import load_checkpoint
 from ascentrl.interrupts import StopOnSignals
-from ascentrl.runs import NonFiniteUpdateError, load_checkpoint
+from ascentrl.training import NonFiniteUpdateError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_cartpole.py"
 # About eight iterations; the solve check (mean of the last 100 episodes >= 130) first runs an
@@ -50,40 +55,6 @@ def uninterrupted(train_cartpole, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     code = train_cartpole.main([*SMALL_RUN, "--out", str(folder)])
     return code, folder
-
-
-def tensors_of(state):
-    """Every tensor in a nested state, with its path, for bit-for-bit comparison."""
-    if isinstance(state, torch.Tensor):
-        yield "", state
-    elif isinstance(state, dict):
-        for key, value in state.items():
-            for path, tensor in tensors_of(value):
-                yield f"{key}/{path}", tensor
-    elif isinstance(state, (list, tuple)):
-        for index, value in enumerate(state):
-            for path, tensor in tensors_of(value):
-                yield f"{index}/{path}", tensor
-
-
-def assert_same_training_state(first: dict, second: dict) -> None:
-    for part in ("policy", "policy_optimizer", "value", "value_optimizer", "generator", "episode_statistics"):
-        pairs = list(zip(tensors_of(first[part]), tensors_of(second[part])))
-        assert len(pairs) == len(list(tensors_of(first[part])))
-        for (path, mine), (other_path, theirs) in pairs:
-            assert path == other_path
-            assert mine.dtype == theirs.dtype and torch.equal(mine, theirs), f"{part}/{path}"
-    for counter in ("env_steps", "episodes", "iterations", "evaluations"):
-        assert first[counter] == second[counter], counter
-
-
-def without_wall_time(records):
-    return [{key: value for key, value in record.items() if key != "wall_seconds"} for record in records]
-
-
-def read_progress(folder: Path) -> list[dict]:
-    with open(folder / "progress.csv", newline="") as file:
-        return without_wall_time(csv.DictReader(file))
 
 
 # ---------------------------------------------------------------------------- the script, in process
@@ -121,7 +92,7 @@ def test_a_signalled_and_resumed_run_ends_exactly_like_the_uninterrupted_one(
     assert summary.pop("wall_seconds") > 0
     expected_summary.pop("wall_seconds")
     assert summary == expected_summary
-    assert read_progress(tmp_path) == read_progress(expected_folder)
+    assert progress_without_wall_time(tmp_path) == progress_without_wall_time(expected_folder)
     history, expected_history = final["training_run"]["history"], truth["training_run"]["history"]
     assert history["evaluations"] == expected_history["evaluations"]
     assert without_wall_time(history["records"]) == without_wall_time(expected_history["records"])
@@ -310,8 +281,8 @@ def test_the_script_repeats_itself_for_a_seed_and_differs_across_seeds(train_car
     truth = load_checkpoint(expected_folder / "checkpoint.pt", "Reinforce")
     assert train_cartpole.main([*SMALL_RUN, "--out", str(tmp_path / "again")]) == expected_code
     assert_same_training_state(load_checkpoint(tmp_path / "again" / "checkpoint.pt", "Reinforce"), truth)
-    assert read_progress(tmp_path / "again") == read_progress(expected_folder)
+    assert progress_without_wall_time(tmp_path / "again") == progress_without_wall_time(expected_folder)
     train_cartpole.main([*SMALL_RUN, "--seed", "1", "--out", str(tmp_path / "other")])
     other = load_checkpoint(tmp_path / "other" / "checkpoint.pt", "Reinforce")
     assert not all(torch.equal(other["policy"][name], tensor) for name, tensor in truth["policy"].items())
-    assert read_progress(tmp_path / "other") != read_progress(expected_folder)
+    assert progress_without_wall_time(tmp_path / "other") != progress_without_wall_time(expected_folder)

@@ -145,7 +145,7 @@ def test_out_folder_holds_every_file_and_the_same_seed_gives_the_same_numbers(tm
     assert returns != [row["mean_return"] for row in read_progress(tmp_path / "other")]
 
     config = json.loads((tmp_path / "first" / "config.json").read_text())
-    assert config["reinforce"]["seed"] == 5 and config["reinforce"]["num_envs"] == 8
+    assert config["config"]["seed"] == 5 and config["config"]["num_envs"] == 8
     assert config["run"]["total_steps"] == 2000
     assert (tmp_path / "first" / "learning_curve.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     agent = Reinforce.load(tmp_path / "first" / "checkpoint.pt")

@@ -59,7 +59,7 @@ def test_matrix_game_run_writes_summary_progress_plots_and_checkpoint(tmp_path):
     for plot in ("returns.png", "strategies.png", "nash_conv.png"):
         assert (out / plot).read_bytes()[:8] == PNG_SIGNATURE
     config = json.loads((out / "config.json").read_text())
-    assert MultiAgentConfig(**config["learners"]).method == "optimistic"
+    assert MultiAgentConfig(**config["config"]).method == "optimistic"
     loaded = MultiAgentReinforce.load(out / "checkpoint.pt")
     assert loaded.nash_conv() == pytest.approx(summary["nash_conv"], abs=1e-6)
 

@@ -25,18 +25,17 @@ from pathlib import Path
 
 import torch
 
-from ascentrl.agents.reinforce import ReinforceConfig
-from ascentrl.agents.reinforce_run import RunOptions, prepare_run, train
+from ascentrl.agents import GymTrainingOptions, Reinforce, ReinforceConfig
 from ascentrl.envs import evaluate_policy, make_vector_env
-from ascentrl.runs import seed_everything
+from ascentrl.rng import seed_everything
+from ascentrl.training import EVALUATION_SEED_OFFSET, ReturnThreshold
+from ascentrl.training.command_line import RunOptions, prepare_run, train
 
 __all__ = ["RunResult", "describe", "format_comparison", "format_scaling", "run_reinforce",
            "run_reinforce_torchrun", "run_sb3_ppo"]
 
-TARGET = 475.0
-WINDOW = 100
-EVAL_EPISODES = 100
-EVALUATION_SEED_OFFSET = 1_000_003  # the seeds Reinforce.evaluate uses, so both see the same envs
+SOLVED = ReturnThreshold(475.0, eval_episodes=100)
+"""The solve criterion of both methods: the stop rule train_cartpole.py uses."""
 
 
 @dataclass
@@ -51,7 +50,8 @@ def run_reinforce(seed: int, num_envs: int | None = None) -> RunResult:
     """One run exactly as ``python scripts/train_cartpole.py --seed SEED [--num-envs N]`` does."""
     config = ReinforceConfig(seed=seed) if num_envs is None else ReinforceConfig(seed=seed, num_envs=num_envs)
     with tempfile.TemporaryDirectory() as folder:
-        run = prepare_run(RunOptions(out=folder, progress_bar=False), config, given=lambda: set())
+        run = prepare_run(Reinforce, RunOptions(out=folder, progress_bar=False), GymTrainingOptions(), config,
+                          given=lambda: set())
         with run.context:
             train(run, program="bench_cartpole", resume_command="python scripts/train_cartpole.py")
         summary = json.loads((Path(folder) / "summary.json").read_text())
@@ -87,8 +87,8 @@ def run_sb3_ppo(seed: int, budget: int, threads: int) -> RunResult:
 
         def __init__(self) -> None:
             super().__init__()
-            self.returns: deque[float] = deque(maxlen=WINDOW)
-            self.evaluation_env, _ = make_vector_env("CartPole-v1", EVAL_EPISODES, record_statistics=False)
+            self.returns: deque[float] = deque(maxlen=SOLVED.window)
+            self.evaluation_env, _ = make_vector_env("CartPole-v1", SOLVED.eval_episodes, record_statistics=False)
             self.evaluations = 0
             self.solved = False
             self.start = self.end = 0.0
@@ -101,15 +101,17 @@ def run_sb3_ppo(seed: int, budget: int, threads: int) -> RunResult:
             if not finished:
                 return True
             self.returns.extend(finished)
-            if len(self.returns) < WINDOW or sum(self.returns) / WINDOW < TARGET:
-                return True
-            evaluation_seed = seed + EVALUATION_SEED_OFFSET + self.evaluations * EVAL_EPISODES
+            self.solved = SOLVED.reached_by(self.returns, self.evaluate)
+            return not self.solved
+
+        def evaluate(self, episodes: int) -> float:
+            """Greedy episodes on the evaluation seeds Reinforce.evaluate uses, so both see the same envs."""
+            evaluation_seed = seed + EVALUATION_SEED_OFFSET + self.evaluations * episodes
             self.evaluations += 1
             returns = evaluate_policy(self.evaluation_env,
                                       lambda observation: self.model.predict(observation, deterministic=True)[0],
                                       500, seed=evaluation_seed)
-            self.solved = returns.mean() >= TARGET
-            return not self.solved
+            return float(returns.mean())
 
         def _on_training_end(self) -> None:
             self.end = time.perf_counter()
@@ -146,8 +148,8 @@ def format_comparison(rows: list[dict], seeds: range) -> str:
     """The table of REINFORCE against PPO (rows of :func:`describe`, REINFORCE first)."""
     ratio = rows[1]["median_wall_seconds"] / rows[0]["median_wall_seconds"]
     lines = [
-        f"CartPole-v1, seeds {seeds.start}..{seeds.stop - 1}; solved = mean of last {WINDOW} training "
-        f"episodes >= {TARGET:g}, then {EVAL_EPISODES} greedy episodes >= {TARGET:g}",
+        f"CartPole-v1, seeds {seeds.start}..{seeds.stop - 1}; solved = mean of last {SOLVED.window} training "
+        f"episodes >= {SOLVED.target:g}, then {SOLVED.eval_episodes} greedy episodes >= {SOLVED.target:g}",
         "wall seconds: start of training to end of the solving evaluation (model construction excluded)",
         f"{'method':<50}{'solved':>8}{'median s':>10}{'max s':>8}{'median steps':>14}{'max steps':>11}",
     ]

@@ -1,0 +1,113 @@
+"""The policies of several agents: one per agent or one shared, how they act, and their mixed strategies.
+
+- One :class:`~ascentrl.agents.policies.CategoricalPolicy` per agent, or one shared by all agents
+  (parameter sharing, Gupta et al. 2017) whose input is the observation with the agent's one-hot id
+  appended.
+- *Memoryless* policies ignore observations: each is one softmax mixed strategy ``softmax(b)``
+  over its actions, started from ``b ~ N(0, initial_logit_std^2)`` (the matrix-game default).
+- Acting samples ``argmax_a (logits_a + g_a)``, ``g ~ Gumbel(0, 1)``, over the legal actions only:
+  a sample of the masked softmax, drawn from the learners' seeded generator.
+- An agent's *learned mixed strategy* is its action distribution averaged over the valid
+  observations of a batch (exact, and batch-free, for memoryless policies).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ascentrl.agents.multiagent_objectives import masked_log_probs
+from ascentrl.agents.multiagent_rollout import MultiAgentBatch
+from ascentrl.agents.policies import CategoricalPolicy
+from ascentrl.envs.pettingzoo_envs import AgentSpaces
+
+__all__ = ["AgentPolicies"]
+
+
+class AgentPolicies:
+    """Every agent's policy (module docstring). Build it under the learners' seeded generator."""
+
+    def __init__(self, spaces: Sequence[AgentSpaces], *, shared: bool, memoryless: bool,
+                 hidden_sizes: Sequence[int], initial_logit_std: float) -> None:
+        self.spaces = tuple(spaces)
+        self.shared = shared
+        self.memoryless = memoryless
+        hidden = () if memoryless else tuple(hidden_sizes)
+        identity = len(self.spaces) if shared else 0
+        described = self.spaces[:1] if shared else self.spaces
+        with warnings.catch_warnings():
+            # A memoryless policy's input is empty, so its weight has no entries to initialize.
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
+            self.policies = [CategoricalPolicy((0 if memoryless else space.observation_size) + identity,
+                                               space.num_actions, hidden) for space in described]
+        if memoryless:
+            with torch.no_grad():
+                for policy in self.policies:
+                    policy.logits.layers[-1].bias.normal_(0.0, initial_logit_std)
+
+    def logits(self, observations: list[Tensor]) -> list[Tensor]:
+        """Each agent's logits for its observations ``[*batch, size_i]``: one forward per policy."""
+        if self.memoryless:
+            observations = [observation[..., :0] for observation in observations]
+        if not self.shared:
+            return [policy.logits(observation) for policy, observation in zip(self.policies, observations)]
+        identities = torch.eye(len(self.spaces))
+        inputs = torch.stack([
+            torch.cat((observation, identities[index].expand(*observation.shape[:-1], -1)), dim=-1)
+            for index, observation in enumerate(observations)
+        ])
+        return list(self.policies[0].logits(inputs).unbind(0))
+
+    @staticmethod
+    def sample(all_logits: list[Tensor], masks: list[Tensor] | None, generator: torch.Generator) -> Tensor:
+        """``argmax_a (logits_a + g_a)`` over each agent's legal actions: a sample of the masked
+        softmax, ``[n_agents, N]``."""
+        actions = []
+        for index, logits in enumerate(all_logits):
+            noise = torch.empty_like(logits).exponential_(generator=generator).log_().neg_()
+            if masks is not None:
+                logits = logits.masked_fill(~masks[index], float("-inf"))
+            actions.append((logits + noise).argmax(dim=-1))
+        return torch.stack(actions)
+
+    def log_probs(self, batch: MultiAgentBatch) -> tuple[Tensor, Tensor]:
+        """``log pi_i(a_t^i|o_t^i)`` and the entropies for the whole batch, each ``[n_agents, T, N]``."""
+        results = [
+            masked_log_probs(logits, batch.actions[index],
+                             None if batch.action_masks is None else batch.action_masks[index])
+            for index, logits in enumerate(self.logits(batch.observations))
+        ]
+        return torch.stack([lp for lp, _ in results]), torch.stack([entropy for _, entropy in results])
+
+    def strategy_sums(self, batch: MultiAgentBatch) -> list[tuple[Tensor, float]]:
+        """Per agent, ``sum pi_i(.|o)`` over the valid observations of ``batch`` (float64 ``[A_i]``)
+        and how many there were: the numerator and denominator of :meth:`strategies`."""
+        sums = []
+        with torch.no_grad():
+            for index, logits in enumerate(self.logits(batch.observations)):
+                if batch.action_masks is not None:
+                    logits = logits.masked_fill(~batch.action_masks[index], float("-inf"))
+                valid = batch.valid[index].unsqueeze(-1)
+                sums.append(((torch.softmax(logits, dim=-1) * valid).sum(dim=(0, 1)).double(), float(valid.sum())))
+        return sums
+
+    def strategies(self, batch: MultiAgentBatch | None = None) -> list[Tensor]:
+        """Each agent's mixed strategy: ``pi_i(.|o)`` averaged over the valid observations of
+        ``batch`` (exact for memoryless policies, which need no batch). float64 ``[A_i]`` each."""
+        with torch.no_grad():
+            if self.memoryless:
+                observations = [torch.zeros(1, space.observation_size) for space in self.spaces]
+                return [torch.softmax(logits[0], -1).double() for logits in self.logits(observations)]
+            if batch is None:
+                raise ValueError("strategies of policies that read observations need a batch to average over")
+            strategies = []
+            for index, logits in enumerate(self.logits(batch.observations)):
+                if batch.action_masks is not None:
+                    logits = logits.masked_fill(~batch.action_masks[index], float("-inf"))
+                valid = batch.valid[index].unsqueeze(-1)
+                probabilities = torch.softmax(logits, dim=-1) * valid
+                strategies.append((probabilities.sum(dim=(0, 1)) / valid.sum().clamp(min=1)).double())
+            return strategies

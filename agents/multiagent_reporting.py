@@ -1,0 +1,191 @@
+"""What multi-agent learners measure after every iteration, and what ``scripts/train_multiagent.py``
+reports: its training options, the progress.csv columns, summary.json, the plots and closing lines.
+
+:class:`MultiAgentReporting` is a mixin of :class:`~ascentrl.agents.MultiAgentReinforce`: the
+training loop (:class:`ascentrl.training.Learner`) calls :meth:`~MultiAgentReporting.progress_values`
+and :meth:`~MultiAgentReporting.measures`, the run layer (:mod:`ascentrl.training.command_line`) the
+rest, and does everything else itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ascentrl.agents.multiagent_rollout import MultiAgentBatch
+from ascentrl.plots import write_line_plot
+from ascentrl.training import Budget, History, IterationBudget, NashConvTarget, Record, StopRule, TrainingRun
+from ascentrl.validation import check_number, check_positive_int
+
+__all__ = ["MultiAgentReporting", "MultiAgentTrainingOptions"]
+
+
+@dataclass
+class MultiAgentTrainingOptions:
+    """How long to train, when the learners count as done, and what to compare them with."""
+
+    iterations: int = 300
+    """Updates (each one rollout of num_envs episodes); fewer if the NashConv target is reached."""
+    target_nash_conv: float | None = None
+    """Matrix games only: stop once the learned strategies' NashConv is at most this."""
+    compare_random: bool = False
+    """After training, report each agent's mean return under the trained policies and under uniformly random play."""
+
+    resumable: ClassVar[tuple[str, ...]] = ("compare_random",)
+    """Options of this class that --resume accepts (the others come from the checkpoint)."""
+
+    def __post_init__(self) -> None:
+        check_positive_int("--iterations", self.iterations)
+        if self.target_nash_conv is not None:
+            check_number("--target-nash-conv", self.target_nash_conv, 0.0)
+
+    def stop_rules(self, learners: Any) -> tuple[Budget, list[StopRule], None]:
+        """The iteration budget and the NashConv target, if any (no final evaluation)."""
+        if self.target_nash_conv is not None and learners.game is None:
+            raise ValueError(f"--target-nash-conv needs a matrix game; {learners.config.env} is not one")
+        targets = [] if self.target_nash_conv is None else [NashConvTarget(self.target_nash_conv)]
+        return IterationBudget(self.iterations), targets, None
+
+    @classmethod
+    def from_run(cls, run: TrainingRun) -> MultiAgentTrainingOptions:
+        """The options a saved run was started with (``compare_random`` is given again on resume)."""
+        target = next((rule.target for rule in run.targets if isinstance(rule, NashConvTarget)), None)
+        return cls(iterations=run.budget.iterations, target_nash_conv=target)
+
+
+class MultiAgentReporting:
+    """The measuring and script-facing side of the multi-agent learners (module docstring)."""
+
+    training_options_class: ClassVar[type] = MultiAgentTrainingOptions
+
+    def progress_values(self, batch: MultiAgentBatch) -> dict[str, float]:
+        """Every agent's return sum over the batch (and, for a data-parallel matrix game whose
+        policies read observations, the sums behind :meth:`strategies`), to sum over ranks.
+
+        ``return_sum i`` is ``n * mean_i`` with agent i's float32 batch mean: exact in float64, so a
+        single process records that mean bit for bit.
+        """
+        means = batch.episode_returns().mean(dim=1)
+        values = {f"return_sum {index}": float(mean) * batch.num_episodes for index, mean in enumerate(means)}
+        if self.game is not None and not self.memoryless and self.distributed.world_size > 1:
+            for index, (sums, weight) in enumerate(self.agent_policies.strategy_sums(batch)):
+                values.update({f"strategy {index} {action}": float(p) for action, p in enumerate(sums)})
+                values[f"strategy weight {index}"] = weight
+        return values
+
+    def measures(self, batch: MultiAgentBatch, totals: dict[str, float]) -> dict[str, Any]:
+        """``mean_returns`` of every agent over the iteration's episodes; for a matrix game also the
+        learned ``strategies`` after the update and their ``nash_conv`` (nan and None otherwise)."""
+        strategies = None
+        if self.game is not None:
+            if self.memoryless or self.distributed.world_size == 1:
+                strategies = self.strategies(batch)  # memoryless: identical on every rank already
+            else:
+                strategies = [torch.tensor([totals[f"strategy {index} {action}"]
+                                            for action in range(spaces.num_actions)], dtype=torch.float64)
+                              / max(totals[f"strategy weight {index}"], 1.0)
+                              for index, spaces in enumerate(self.spaces)]
+        return {
+            "mean_returns": {agent: totals[f"return_sum {index}"] / totals["episodes"]
+                             for index, agent in enumerate(self.agents)},
+            "nash_conv": float(self.game.nash_conv(strategies)) if strategies is not None else math.nan,
+            "strategies": None if strategies is None else {
+                agent: strategy.tolist() for agent, strategy in zip(self.agents, strategies)},
+        }
+
+    @property
+    def run_name(self) -> str:
+        """Names the run in messages and the folder of an interrupted run without --out."""
+        return f"{self.config.env.replace('/', '_')}-{self.config.method}-seed{self.config.seed}"
+
+    def _action_names(self) -> list[list[str]] | None:
+        return [list(names) for names in self.game.action_names] if self.game is not None else None
+
+    def progress_row(self, record: Record) -> dict[str, Any]:
+        """Counters, each agent's mean return, and for a matrix game NashConv and every strategy."""
+        row = {"iteration": record.iteration, **record.counters, "wall_seconds": record.wall_seconds}
+        row.update({f"return_{agent}": value for agent, value in record.mean_returns.items()})
+        if record.strategies is not None:
+            row["nash_conv"] = record.nash_conv
+            for names, (agent, strategy) in zip(self._action_names(), record.strategies.items()):
+                row.update({f"p_{agent}_{name}": probability for name, probability in zip(names, strategy)})
+        row.update(record.metrics)
+        return row
+
+    def progress_postfix(self, record: Record) -> dict[str, Any]:
+        if record.strategies is not None:
+            return {"nash_conv": f"{record.nash_conv:.4f}"}
+        return {agent: f"{value:.2f}" for agent, value in record.mean_returns.items()}
+
+    def progress_text(self) -> str:
+        return f"iteration {self.iterations}"
+
+    def after_training(self, options: MultiAgentTrainingOptions) -> dict[str, Any]:
+        """With ``compare_random``: mean returns under the trained policies and under random play."""
+        if not options.compare_random:
+            return {}
+        return {"trained": self.evaluate(), "random": self.evaluate(uniform=True)}
+
+    def summary(self, history: History, targets: list[StopRule], extra: dict[str, Any]) -> dict[str, Any]:
+        """summary.json: outcome, counters, final strategies (``wall_seconds`` is not reproducible)."""
+        target = next((rule.target for rule in targets if isinstance(rule, NashConvTarget)), None)
+        last = history.records[-1]
+        return {
+            "seed": self.config.seed,
+            "world_size": self.distributed.world_size,
+            "env": self.config.env,
+            "method": self.config.method,
+            "iterations": self.iterations,
+            "env_steps": history.env_steps,
+            "agent_steps": history.agent_steps,
+            "episodes": history.episodes,
+            "wall_seconds": history.wall_seconds,
+            "mean_returns": last.mean_returns,
+            "nash_conv": history.final("nash_conv") if self.game is not None else None,
+            "strategies": last.strategies,
+            "target_nash_conv": target,
+            "reached_target": history.reached_target if target is not None else None,
+            "skipped_updates": len(history.skipped_iterations),
+            "trained_mean_returns": extra.get("trained"),
+            "random_mean_returns": extra.get("random"),
+        }
+
+    def outcome(self, history: History, targets: list[StopRule], extra: dict[str, Any]) -> list[str]:
+        """The lines a script prints at the end."""
+        config, last = self.config, history.records[-1]
+        result = (f"NashConv {history.final('nash_conv'):.4f}" if self.game is not None else
+                  "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
+        processes = f" on {self.distributed.world_size} processes" if self.distributed.world_size > 1 else ""
+        lines = [f"{config.method} on {config.env}, seed {config.seed}{processes}: {self.iterations} iterations, "
+                 f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {result}"]
+        if extra:
+            lines += [f"  {agent}: mean return {extra['trained'][agent]:.3f} trained, "
+                      f"{extra['random'][agent]:.3f} random ({config.num_envs} episodes each)"
+                      for agent in self.agents]
+        return lines
+
+    def write_plots(self, folder: Path, history: History, targets: list[StopRule]) -> list[str]:
+        """returns.png; for a matrix game also strategies.png and nash_conv.png."""
+        config, records = self.config, history.records
+        iterations = [record.iteration for record in records]
+        title = f"{config.method} on {config.env}, seed {config.seed}"
+        write_line_plot(folder / "returns.png",
+                        {agent: (iterations, [r.mean_returns[agent] for r in records]) for agent in self.agents},
+                        xlabel="iteration", ylabel="mean return per episode", title=title)
+        if self.game is None:
+            return ["returns.png"]
+        strategy_series = {
+            f"{agent}: {name}": (iterations, [r.strategies[agent][action] for r in records])
+            for agent, names in zip(self.agents, self._action_names()) for action, name in enumerate(names)
+        }
+        write_line_plot(folder / "strategies.png", strategy_series, xlabel="iteration",
+                        ylabel="probability", title=f"learned mixed strategies: {title}")
+        target = next((rule.target for rule in targets if isinstance(rule, NashConvTarget)), None)
+        write_line_plot(folder / "nash_conv.png", {"NashConv": (iterations, [r.nash_conv for r in records])},
+                        xlabel="iteration", ylabel="NashConv", title=title,
+                        reference=("target", target) if target is not None else None)
+        return ["returns.png", "strategies.png", "nash_conv.png"]
