@@ -16,17 +16,19 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ascentrl.agents.episodes import EpisodeTensors
 from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch
 
 __all__ = ["MultiAgentBatch", "collect_episodes"]
 
 
-@dataclass
-class MultiAgentBatch:
+@dataclass(kw_only=True)
+class MultiAgentBatch(EpisodeTensors):
     """One episode in each of ``N`` env copies, ``T`` steps long (the longest episode).
 
-    Agent ``i`` is ``agents[i]``. Entries where ``valid`` is False (the agent was not live) hold
-    zeros (observations, actions, rewards) or True (masks), so they are harmless in any formula.
+    Actions, rewards and flags are ``[n_agents, T, N]``; agent ``i`` is ``agents[i]`` and ``valid``
+    marks where it was live and acted. Entries where ``valid`` is False hold zeros (observations,
+    actions, rewards) or True (masks), so they are harmless in any formula.
     """
 
     agents: tuple[str, ...]
@@ -34,20 +36,6 @@ class MultiAgentBatch:
     """Per agent, float ``[T, N, observation_size_i]``: what agent i saw before acting at step t."""
     action_masks: list[Tensor] | None
     """Per agent, bool ``[T, N, num_actions_i]`` (True = legal); None when the env has no masks."""
-    actions: Tensor
-    """int64 ``[n_agents, T, N]``, in ``0 .. num_actions_i - 1``."""
-    rewards: Tensor
-    """float ``[n_agents, T, N]``: reward of agent i for step t."""
-    terminated: Tensor
-    """bool ``[n_agents, T, N]``: agent i's episode terminated at step t."""
-    truncated: Tensor
-    """bool ``[n_agents, T, N]``: agent i was cut off at step t (time limit, removal, rollout limit)."""
-    valid: Tensor
-    """bool ``[n_agents, T, N]``: agent i was live in copy n at step t and acted."""
-
-    @property
-    def num_episodes(self) -> int:
-        return self.rewards.shape[2]
 
     @property
     def agent_steps(self) -> int:

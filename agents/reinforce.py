@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from ascentrl import validation
+from ascentrl.agents.episodes import EpisodeTensors
 from ascentrl.agents.gym_learner import GymLearner
 from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
@@ -123,26 +124,14 @@ class ReinforceConfig:
         validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
 
 
-@dataclass
-class EpisodeBatch:
-    """One rollout of ``N`` episodes, ``T`` steps long (the longest episode)."""
+@dataclass(kw_only=True)
+class EpisodeBatch(EpisodeTensors):
+    """One rollout of ``N`` episodes, ``T`` steps long (the longest episode): ``[T, N]`` flags and
+    rewards, actions ``[T, N]`` (discrete indices) or ``[T, N, action_size]``, and ``valid`` marking
+    the steps of each env's first episode."""
 
     observations: Tensor
     """``s_0 .. s_T``, float ``[T + 1, N, observation_size]``; ``s_{t+1}`` is final where step t ended."""
-    actions: Tensor
-    """``a_t``: int64 ``[T, N]`` (discrete, as indices) or float ``[T, N, action_size]``."""
-    rewards: Tensor
-    """``r_t``, float ``[T, N]``."""
-    terminated: Tensor
-    """bool ``[T, N]``."""
-    truncated: Tensor
-    """bool ``[T, N]``."""
-    valid: Tensor
-    """bool ``[T, N]``: step t belongs to the first episode of env n."""
-
-    @property
-    def num_episodes(self) -> int:
-        return self.rewards.shape[1]
 
 
 class Reinforce(GymLearner):
