@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from ascentrl.distributed import all_reduce_sum
-from ascentrl.envs.gym_envs import evaluate_policy, make_vector_env
+from ascentrl.envs.gym_envs import describe_env, evaluate_policy, make_vector_env
 from ascentrl.plots import write_line_plot
+from ascentrl.resources import ENV_OBJECT_BYTES, MemoryNeed, check_memory
 from ascentrl.training import (
     EVALUATION_SEED_OFFSET,
     RETURN_WINDOW,
@@ -93,6 +94,7 @@ class GymLearner(Learner):
 
     def __init__(self, config: Any, distributed: Any = None) -> None:
         super().__init__(config, distributed)
+        check_memory(self.memory_needs(config))  # before anything is built
         self._env_kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
         self.env, self.spaces = make_vector_env(config.env, config.num_envs, statistics_window=RETURN_WINDOW,
                                                 **self._env_kwargs)
@@ -103,6 +105,24 @@ class GymLearner(Learner):
         self._evaluation_env = None
         self.return_window_full = False
         """Whether every rank had a full window of training returns at the latest iteration."""
+
+    @classmethod
+    def memory_needs(cls, config: Any, eval_episodes: int | None = None) -> list[MemoryNeed]:
+        """Lower bounds of what a run with ``config`` holds in memory (:mod:`ascentrl.resources`):
+        the env copies, the evaluation envs, and the algorithm's own (:meth:`algorithm_memory`)."""
+        env_kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
+        spaces = describe_env(config.env, **env_kwargs)
+        steps = config.max_episode_steps or spaces.max_episode_steps or 1
+        needs = [MemoryNeed("env copies", config.num_envs * ENV_OBJECT_BYTES, (f"--num-envs {config.num_envs}",))]
+        if eval_episodes is not None:
+            needs.append(MemoryNeed("evaluation envs", eval_episodes * ENV_OBJECT_BYTES,
+                                    (f"--eval-episodes {eval_episodes}",)))
+        return needs + cls.algorithm_memory(config, spaces, steps)
+
+    @classmethod
+    def algorithm_memory(cls, config: Any, spaces: Any, steps: int) -> list[MemoryNeed]:
+        """The algorithm's rollout buffers and networks for ``spaces`` and episodes of ``steps``."""
+        return []
 
     def close(self) -> None:
         self.env.close()
@@ -127,10 +147,12 @@ class GymLearner(Learner):
             "episode_count": int(statistics.episode_count),
             "returns": torch.tensor(list(statistics.return_queue), dtype=torch.float64),
             "lengths": torch.tensor(list(statistics.length_queue), dtype=torch.int64),
+            "return_window_full": self.return_window_full,  # a resumed target check needs it
         }}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         statistics = state["episode_statistics"]
+        self.return_window_full = bool(statistics["return_window_full"])
         self.env.episode_count = int(statistics["episode_count"])
         # numpy scalars, as RecordEpisodeStatistics stores them, so means come out identical
         self.env.return_queue.clear()
@@ -181,6 +203,8 @@ class GymLearner(Learner):
         those episodes) and every rank returns the mean over all of them.
         """
         check_positive_int("num_episodes", num_episodes)
+        check_memory([MemoryNeed("evaluation envs", num_episodes * ENV_OBJECT_BYTES,
+                                  (f"eval_episodes {num_episodes}",))])
         rank, world_size = self.distributed.rank, self.distributed.world_size
         share = num_episodes // world_size + (rank < num_episodes % world_size)
         first_episode = rank * (num_episodes // world_size) + min(rank, num_episodes % world_size)
@@ -200,6 +224,8 @@ class GymLearner(Learner):
                     lambda observation: self._policy_action(observation.reshape(share, -1), deterministic),
                     self.episode_step_limit,
                     seed=seed,
+                    # Only a single process abandons an evaluation: ranks must finish collectives together.
+                    should_stop=self.stop_requested if world_size == 1 else None,
                 )
             returns_sum = float(returns.sum())
         self.evaluations += 1

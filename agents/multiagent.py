@@ -37,16 +37,11 @@ copies reseeded from ``(seed, iteration)``, action noise from the learners' save
 checkpoint also holds the game dynamics' own memory (the optimistic method's previous gradient) and
 the learning-rate schedulers, so a resumed run ends bit-identical to one that never stopped.
 
-Data-parallel (``distributed=`` the context of :func:`ascentrl.distributed.init_distributed`,
-under ``torchrun``): the ``independent`` and ``shared`` methods only. Every rank collects its own
-``num_envs`` episodes with its own seeds (rank 0's are the single-process run's:
-:func:`ascentrl.distributed.rank_seed`), each policy's gradient becomes the episode-weighted mean
-over all ranks (:func:`ascentrl.distributed.all_reduce_gradients`), and every rank takes the same
-``Ascent`` step, so the parameters stay identical. Counters, mean returns, the strategies behind
-NashConv and stop requests are summed over the ranks once per iteration, so every rank records the
-same numbers and takes the same decisions; only rank 0 writes checkpoints. The game dynamics are
-refused: their second-order directions (cross-agent Hessian terms, look-ahead steps) are not
-averages of per-rank directions.
+Data-parallel (``distributed=`` a context of :func:`ascentrl.distributed.init_distributed`): the
+``independent`` and ``shared`` methods only — each rank collects its own episodes (rank 0's are the
+single-process run's) and every policy's gradient becomes the episode-weighted mean over all ranks,
+so the parameters stay identical. The game dynamics are refused: their second-order directions
+(cross-agent Hessian terms, look-ahead steps) are not averages of per-rank directions.
 
 Non-finite values. Every objective and every step direction is checked before it is applied (a
 dynamics steps the agents one optimizer at a time, so each direction is checked just before its
@@ -65,7 +60,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LinearLR, LRScheduler
 
 from ascentrl import validation
 from ascentrl.agents.multiagent_objectives import (
@@ -78,15 +72,23 @@ from ascentrl.agents.multiagent_reporting import MultiAgentReporting
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch, collect_episodes
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
-from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, make_parallel_env
+from ascentrl.envs.matrix_games import MATRIX_GAMES
+from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, describe_agent_spaces, make_parallel_env
 from ascentrl.games import DYNAMICS, make_dynamics
+from ascentrl.resources import (
+    ENV_OBJECT_BYTES,
+    FLOAT_BYTES,
+    TRAINING_COPIES,
+    MemoryNeed,
+    check_memory,
+    network_parameters,
+)
 from ascentrl.training import (
     EVALUATION_SEED_OFFSET,
     Budget,
     IterationBudget,
     Learner,
     NonFiniteUpdateError,
-    TrainingRun,
     non_finite_report,
 )
 
@@ -203,6 +205,7 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
             raise ValueError(
                 f"method {config.method}: data-parallel training supports only {' and '.join(DATA_PARALLEL_METHODS)} "
                 f"(a game dynamics' second-order direction is not the average of per-rank directions)")
+        check_memory(self.memory_needs(config))  # before anything is built
         self.envs = ParallelEnvBatch(lambda: make_parallel_env(config.env, episode_length=config.episode_length),
                                      config.num_envs)
         try:
@@ -229,6 +232,27 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
             raise
         self._batch: MultiAgentBatch | None = None
         self._behaviour_log_probs: Tensor | None = None
+
+    @classmethod
+    def memory_needs(cls, config: MultiAgentConfig, eval_episodes: int | None = None) -> list[MemoryNeed]:
+        """Rough needs of a run (:mod:`ascentrl.resources`): the env copies, one step of every agent
+        in every copy per round of an episode, and the policies with their training copies."""
+        probe = make_parallel_env(config.env, episode_length=config.episode_length)
+        try:
+            spaces = describe_agent_spaces(probe)
+        finally:
+            probe.close()
+        memoryless = config.memoryless if config.memoryless is not None else config.env in MATRIX_GAMES
+        rounds = config.episode_length or 1
+        per_step = sum(space.observation_size + 2 * space.num_actions + 6 for space in spaces)
+        hidden = () if memoryless else config.hidden_sizes
+        parameters = sum(network_parameters(0 if memoryless else space.observation_size + len(spaces), hidden,
+                                            space.num_actions) for space in spaces)
+        return [MemoryNeed("env copies", config.num_envs * ENV_OBJECT_BYTES, (f"--num-envs {config.num_envs}",)),
+                MemoryNeed("rollout buffers", config.num_envs * rounds * per_step * FLOAT_BYTES,
+                           (f"--num-envs {config.num_envs}", f"--episode-length {rounds}")),
+                MemoryNeed("networks", parameters * TRAINING_COPIES * FLOAT_BYTES,
+                           (f"--hidden-sizes {' '.join(map(str, config.hidden_sizes))}",))]
 
     @property
     def _policy_names(self) -> list[str]:
@@ -287,23 +311,6 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.load_update_state(state["dynamics_memory"])
-
-    def prepare_training(self) -> None:
-        """A linear schedule decays over each ``train`` call: every call starts again from ``lr``."""
-        if self.config.lr_schedule == "linear":
-            for optimizer in self.optimizers:
-                for group in optimizer.param_groups:
-                    group["lr"] = group["initial_lr"] = self.config.lr
-
-    def make_schedulers(self, run: TrainingRun) -> list[LRScheduler]:
-        """``lr_schedule="linear"``: ``torch.optim.lr_scheduler.LinearLR`` from lr to 0 over the call."""
-        if self.config.lr_schedule != "linear":
-            return []
-        if not isinstance(run.budget, IterationBudget):
-            raise ValueError("lr_schedule linear decays over an iteration budget; give train() a number of "
-                             "iterations or set lr_schedule constant")
-        return [LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=run.budget.iterations)
-                for optimizer in self.optimizers]
 
     # ----------------------------------------------------------------------------------- acting
     def _sample(self, current: AgentTensors) -> Tensor:

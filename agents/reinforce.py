@@ -49,6 +49,8 @@ from ascentrl.agents.episodes import EpisodeTensors
 from ascentrl.agents.gym_learner import GymLearner
 from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
+from ascentrl.envs.gym_envs import EnvSpaces
+from ascentrl.resources import FLOAT_BYTES, TRAINING_COPIES, MemoryNeed, network_parameters
 from ascentrl.returns import (
     batch_mean_baseline,
     episode_returns,
@@ -164,6 +166,20 @@ class Reinforce(GymLearner):
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def algorithm_memory(cls, config: ReinforceConfig, spaces: EnvSpaces, steps: int) -> list[MemoryNeed]:
+        """A rollout of ``num_envs`` episodes of up to ``steps`` steps (observations, actions, noise,
+        rewards, flags, weights) with the forward and backward passes over it, and the networks with
+        their training copies (:data:`ascentrl.resources.TRAINING_COPIES`)."""
+        values_per_step = 2 * spaces.observation_size + 3 * spaces.action_size + 8 + 3 * sum(config.hidden_sizes)
+        driven_by = (f"--num-envs {config.num_envs}", f"--max-episode-steps {steps}")
+        parameters = network_parameters(spaces.observation_size, config.hidden_sizes, spaces.action_size)
+        if config.baseline == "value":
+            parameters += network_parameters(spaces.observation_size, config.hidden_sizes, 1)
+        return [MemoryNeed("rollout buffers", steps * config.num_envs * values_per_step * FLOAT_BYTES, driven_by),
+                MemoryNeed("networks", parameters * TRAINING_COPIES * FLOAT_BYTES,
+                           (f"--hidden-sizes {' '.join(map(str, config.hidden_sizes))}",))]
 
     def _make_policy(self) -> CategoricalPolicy | GaussianPolicy:
         spaces, config = self.spaces, self.config

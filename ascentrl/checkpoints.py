@@ -1,21 +1,26 @@
-"""Checkpoint files: written atomically, read safely, refused with one clear error when unusable.
+"""Checkpoint files: written atomically, checked whole, read safely, refused with one clear error.
 
 - :func:`save_checkpoint` writes a state (tensors, numbers, strings, lists, dicts) with
-  ``torch.save`` plus a header naming the format, its version, the library version and the *kind*
-  of object that wrote it, through :func:`ascentrl.files.write_atomically`.
-- :func:`load_checkpoint` checks the file's zip CRCs, reads it with
-  ``torch.load(weights_only=True)`` (so a checkpoint cannot run code) and turns every way of failing
-  into one :class:`CheckpointError` naming the file and the problem.
+  ``torch.save``, plus entries naming the format, its version, the library version and the *kind* of
+  object that wrote it, through :func:`ascentrl.files.write_atomically`.
+- **Whole-file integrity.** The file is a plain torch zip archive whose zip comment (the last bytes
+  of any zip file) is ``ascentrl-sha256:`` followed by the hex SHA-256 of every byte before the
+  digest. :func:`load_checkpoint` recomputes it before anything parses the file, so a change to any
+  byte — tensor data, pickle, zip index, the checksum itself — is one :class:`CheckpointError`,
+  never a silent load of wrong weights. (torch's own reader checks no CRC, and a zip's CRCs do not
+  cover its index.) The comment is part of the zip format, so ``torch.load`` still reads the file.
+- Then the file is read with ``torch.load(weights_only=True)`` (so a checkpoint cannot run code)
+  and every way of failing becomes one :class:`CheckpointError` naming the file and the problem.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 import re
 import warnings
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,12 +29,19 @@ import torch
 
 from ascentrl import __version__
 from ascentrl.files import write_atomically
+from ascentrl.interrupts import signals_held
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_FORMAT_VERSION", "CheckpointError", "load_checkpoint",
-           "save_checkpoint"]
+           "save_checkpoint", "with_checksum"]
 
 CHECKPOINT_FORMAT = "ascentrl-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 2
+"""2: whole-file SHA-256 in the zip comment, and the ``Learner`` state layout of ascentrl 0.2."""
+CHECKSUM_PREFIX = b"ascentrl-sha256:"
+_DIGEST_LENGTH = 64
+_TRAILER_LENGTH = len(CHECKSUM_PREFIX) + _DIGEST_LENGTH
+_END_OF_CENTRAL_DIRECTORY = b"PK\x05\x06"
+_END_RECORD_LENGTH = 22  # the end-of-central-directory record without its comment
 
 
 class CheckpointError(ValueError):
@@ -49,9 +61,38 @@ def save_checkpoint(path: str | os.PathLike, kind: str, state: Mapping[str, Any]
         "kind": kind,
         **state,
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return write_atomically(path, buffer.getvalue())
+    with signals_held():  # a second Ctrl-C waits until the file is whole (ascentrl.interrupts)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        return write_atomically(path, with_checksum(buffer.getvalue()))
+
+
+def with_checksum(archive: bytes) -> bytes:
+    """A zip archive without a comment, given the comment ``ascentrl-sha256:<digest>``.
+
+    The digest is the SHA-256 of every byte of the result before the digest itself (the archive with
+    its comment length set, and the prefix).
+    """
+    end = len(archive) - _END_RECORD_LENGTH
+    if end < 0 or archive[end:end + 4] != _END_OF_CENTRAL_DIRECTORY or archive[-2:] != b"\0\0":
+        raise ValueError("not a zip archive without a comment (what torch.save writes)")
+    signed = archive[:-2] + _TRAILER_LENGTH.to_bytes(2, "little") + CHECKSUM_PREFIX
+    return signed + hashlib.sha256(signed).hexdigest().encode("ascii")
+
+
+def _verified_archive(source: Path, data: bytes) -> bytes:
+    """``data`` if its checksum trailer matches every byte before it, else a CheckpointError."""
+    if data[-_TRAILER_LENGTH:-_DIGEST_LENGTH] != CHECKSUM_PREFIX:
+        if not data.startswith(b"PK\x03\x04"):
+            raise CheckpointError(f"checkpoint {source}: not an ascentrl checkpoint (not a torch zip archive)")
+        raise CheckpointError(
+            f"checkpoint {source}: not an ascentrl checkpoint, or an incomplete one: it lacks the checksum "
+            f"ascentrl writes at the end of every checkpoint (truncated, written by ascentrl 0.1, or a plain "
+            f"torch file)")
+    if hashlib.sha256(data[:-_DIGEST_LENGTH]).hexdigest().encode("ascii") != data[-_DIGEST_LENGTH:]:
+        raise CheckpointError(f"checkpoint {source}: corrupted (the checksum of its bytes does not match "
+                              f"the one written with it; a byte changed after it was saved)")
+    return data
 
 
 def _unreadable_reason(error: BaseException) -> str:
@@ -72,8 +113,7 @@ def _unreadable_reason(error: BaseException) -> str:
 def load_checkpoint(path: str | os.PathLike, kind: str) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` with the same ``kind``.
 
-    The file is a torch zip archive: every member's CRC-32 is checked first (torch itself does not,
-    so a flipped byte inside a tensor would otherwise load silently), then it is read with
+    The whole-file checksum is verified first (module docstring), then the file is read with
     ``torch.load(weights_only=True, map_location="cpu")``: only tensors and plain containers are
     unpickled, never arbitrary objects.
 
@@ -91,17 +131,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {source}: cannot be read: {error.strerror or error}") from None
     if not data:
         raise CheckpointError(f"checkpoint {source}: the file is empty")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            damaged = archive.testzip()
-    except zipfile.BadZipFile:
-        raise CheckpointError(
-            f"checkpoint {source}: not a torch zip archive (truncated, or not written by torch.save)"
-        ) from None
-    except (OSError, EOFError, ValueError, zipfile.LargeZipFile) as error:
-        raise CheckpointError(f"checkpoint {source}: corrupted zip archive ({error})") from None
-    if damaged is not None:
-        raise CheckpointError(f"checkpoint {source}: corrupted (checksum mismatch in {damaged})")
+    data = _verified_archive(source, data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before failing

@@ -3,7 +3,8 @@
 Every writer here goes through :func:`write_atomically`: the data is written to a temporary file in
 the target's folder, flushed and fsynced, then ``os.replace``-d over the target (atomic on POSIX and
 Windows), and the folder is fsynced where the OS allows it so the rename itself survives a crash. A
-failure at any point removes the temporary file and leaves the previous target untouched.
+failure at any point removes the temporary file and leaves the previous target untouched. A second
+Ctrl-C/SIGTERM during a write waits for the write to finish (:func:`ascentrl.interrupts.signals_held`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ascentrl.interrupts import signals_held
 
 __all__ = ["TEMPORARY_SUFFIX", "write_atomically", "write_csv", "write_json"]
 
@@ -42,6 +45,12 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
     binary = isinstance(data, bytes)
+    with signals_held():
+        _write_and_replace(descriptor, temporary, target, data, binary)
+    return target
+
+
+def _write_and_replace(descriptor: int, temporary: str, target: Path, data: bytes | str, binary: bool) -> None:
     try:
         os.chmod(temporary, _FILE_MODE)  # mkstemp makes 0600; give the usual mode of a new file
         with os.fdopen(descriptor, "wb" if binary else "w", **({} if binary else {"newline": ""})) as file:
@@ -59,7 +68,6 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
             os.fsync(folder)
         finally:
             os.close(folder)
-    return target
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:

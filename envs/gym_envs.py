@@ -25,11 +25,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers import RecordEpisodeStatistics
 from gymnasium.wrappers.vector import RecordEpisodeStatistics as RecordVectorEpisodeStatistics
 
+from ascentrl.interrupts import Interrupted
+
 __all__ = [
     "SUPPORTED_ACTION_SPACES",
     "SUPPORTED_OBSERVATION_SPACES",
     "EnvSpaces",
     "check_spaces",
+    "describe_env",
     "evaluate_policy",
     "make_env",
     "make_vector_env",
@@ -112,6 +115,29 @@ def check_spaces(env_id: str, observation_space: spaces.Space, action_space: spa
     )
 
 
+def _cannot_build(env_id: str, error: BaseException) -> ValueError:
+    """One line for an env that failed to build, naming the extra to install when one is missing."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    for extra in ("box2d", "mujoco"):
+        if extra in text.lower() or extra in str(_spec(env_id).entry_point).lower():
+            if isinstance(error, ImportError) or "install" in text.lower():
+                return ValueError(f"{env_id} needs an optional dependency: pip install 'ascentrl[{extra}]' ({text})")
+    return ValueError(f"cannot build Gymnasium environment {env_id!r}: {text}")
+
+
+def describe_env(env_id: str, **env_kwargs: Any) -> EnvSpaces:
+    """Build one ``env_id`` env just to check and describe its spaces (e.g. before sizing a run)."""
+    _spec(env_id)
+    try:
+        env = gym.make(env_id, **env_kwargs)
+    except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
+        raise _cannot_build(env_id, error) from None
+    try:
+        return check_spaces(env_id, env.observation_space, env.action_space)
+    finally:
+        env.close()
+
+
 def make_vector_env(
     env_id: str,
     num_envs: int,
@@ -144,7 +170,7 @@ def make_vector_env(
     try:
         env = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
     except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
-        raise ValueError(f"cannot build Gymnasium environment {env_id!r}: {error}") from None
+        raise _cannot_build(env_id, error) from None
     try:
         described = check_spaces(env_id, env.single_observation_space, env.single_action_space)
         autoreset = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
@@ -168,7 +194,7 @@ def make_env(env_id: str, *, statistics_window: int = 100, **env_kwargs: Any) ->
     try:
         env = gym.make(env_id, **env_kwargs)
     except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
-        raise ValueError(f"cannot build Gymnasium environment {env_id!r}: {error}") from None
+        raise _cannot_build(env_id, error) from None
     try:
         described = check_spaces(env_id, env.observation_space, env.action_space)
     except ValueError:
@@ -183,13 +209,15 @@ def evaluate_policy(
     max_steps: int,
     *,
     seed: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """Undiscounted return of one fresh episode per sub-env of ``env``, run side by side.
 
     ``policy`` maps a batch of observations ``[num_envs, *shape]`` to a batch of env actions. Each
     sub-env counts only its first episode (what follows its end is ignored), and the loop stops when
     all have ended or after ``max_steps`` steps. Works for any agent, so that the same evaluation
-    is applied to every method compared.
+    is applied to every method compared. ``should_stop`` is polled every step; once it returns True
+    the evaluation is abandoned with :class:`ascentrl.interrupts.Interrupted`.
 
     Returns:
         float64 array ``[num_envs]`` of episode returns.
@@ -200,6 +228,8 @@ def evaluate_policy(
     totals = np.zeros(env.num_envs)
     finished = np.zeros(env.num_envs, dtype=bool)
     for _ in range(max_steps):
+        if should_stop is not None and should_stop():
+            raise Interrupted("the evaluation was interrupted")
         observation, reward, terminated, truncated, _ = env.step(policy(observation))
         totals += np.where(finished, 0.0, reward)
         finished |= terminated | truncated

@@ -191,6 +191,12 @@ def _payoff_tensor(payoffs, batch_dims: int) -> Tensor:
         raise ValueError(f"every player needs at least one action, got payoffs of shape {shape}")
     if not torch.isfinite(tensor).all():
         raise ValueError("payoffs must be finite: found NaN or infinite entries")
+    largest = float(tensor.abs().max())
+    if largest > PAYOFF_LIMIT:
+        raise ValueError(
+            f"payoffs must be at most {PAYOFF_LIMIT:g} in magnitude, got {largest:g}: the second-order "
+            f"dynamics (sga, consensus, lola) multiply payoffs and square the result, which overflows "
+            f"float64 beyond about 1e77; divide the payoffs by a positive constant (the equilibria stay)")
     return tensor.contiguous()
 
 
@@ -277,6 +283,9 @@ _CATALOGUE = {
 }
 
 MATRIX_GAMES: tuple[str, ...] = tuple(_CATALOGUE)
+PAYOFF_LIMIT = 1e50
+"""Largest payoff magnitude a game may have: the second-order dynamics square products of payoffs,
+which overflows float64 (about 1.8e308) beyond payoffs of about 1e77."""
 """Names accepted by :func:`make_matrix_game`."""
 
 
@@ -295,13 +304,34 @@ def make_matrix_game(name: str) -> MatrixGame:
 def load_matrix_game(path: str | os.PathLike) -> MatrixGame:
     """A game from a ``.npy`` payoff tensor of shape ``(n_players, A_1, ..., A_n)``, named after the file.
 
+    The file is checked before its data is read: it must start with numpy's ``.npy`` magic bytes,
+    hold numbers (no pickled objects, which are never loaded), and be exactly as long as its header
+    says (a header claiming a huge shape over a short file is refused, not allocated).
+
     Raises:
         ValueError: the file is not a readable ``.npy`` array, or not a valid payoff tensor.
     """
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read a .npy array ({error})") from None
+        with open(path, "rb") as file:
+            try:
+                version = np.lib.format.read_magic(file)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(file)
+            except ValueError as error:
+                raise ValueError(f"{path}: not a .npy file ({error})") from None
+            if dtype.hasobject:
+                raise ValueError(f"{path}: holds Python objects (dtype {dtype}), which are never loaded: "
+                                 f"loading them could run code; save plain numbers")
+            expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            actual = os.fstat(file.fileno()).st_size - file.tell()
+            if expected != actual:
+                raise ValueError(f"{path}: its header promises shape {shape} of {dtype} ({expected} bytes) but "
+                                 f"{actual} bytes follow it: truncated or corrupted")
+            file.seek(0)
+            array = np.lib.format.read_array(file, allow_pickle=False)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read a .npy array ({error.strerror or error})") from None
     try:
         return MatrixGame(array, name=Path(path).stem)
     except (ValueError, TypeError) as error:

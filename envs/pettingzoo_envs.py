@@ -64,6 +64,8 @@ SUPPORTED_OBSERVATION_SPACES = (
 )
 _MASK_KEY = "action_mask"
 _MPE2_PREFIX = "mpe2/"
+_PETTINGZOO_EXTRAS = ("atari", "butterfly", "classic", "mpe", "sisl")
+"""Env families with an extra of their own in PettingZoo's packaging (pip install 'pettingzoo[FAMILY]')."""
 
 
 class EnvStepError(RuntimeError):
@@ -120,6 +122,8 @@ def _make_registered(env_id: str, kwargs: dict[str, Any]) -> ParallelEnv:
             env = pettingzoo.make(kind, env_id, **kwargs)
         except FailedToImport as error:
             raise ValueError(f"{env_id}: {error}") from None
+        except ImportError as error:
+            raise _missing_dependency(env_id, error) from None
         except TypeError as error:
             raise ValueError(f"{env_id}: bad env options {sorted(kwargs)}: {error}") from None
         return env if kind == "parallel" else _to_parallel(env_id, env)
@@ -138,10 +142,24 @@ def _make_from_module(env_id: str, kwargs: dict[str, Any], package: str = "petti
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        raise ValueError(f"unknown env id {env_id!r}: cannot import {module_name} ({error})") from None
-    if hasattr(module, "parallel_env"):
-        return module.parallel_env(**kwargs)
-    return _to_parallel(env_id, module.env(**kwargs))
+        if error.name is not None and module_name.startswith(error.name):
+            raise ValueError(f"unknown env id {env_id!r}: cannot import {module_name} ({error})") from None
+        raise _missing_dependency(env_id, error) from None
+    except ImportError as error:
+        raise _missing_dependency(env_id, error) from None
+    try:
+        return module.parallel_env(**kwargs) if hasattr(module, "parallel_env") else _to_parallel(
+            env_id, module.env(**kwargs))
+    except ImportError as error:
+        raise _missing_dependency(env_id, error) from None
+
+
+def _missing_dependency(env_id: str, error: ImportError) -> ValueError:
+    """One line for an env whose optional dependency is missing, with the extra that installs it."""
+    family = env_id.split("/")[0] if "/" in env_id else None
+    extra = f"pip install 'pettingzoo[{family}]'" if family in _PETTINGZOO_EXTRAS else "install what it names"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ValueError(f"{env_id} needs an optional dependency that is not installed ({text}); {extra}")
 
 
 def _to_parallel(env_id: str, env: AECEnv) -> ParallelEnv:

@@ -20,14 +20,27 @@ import torch
 
 from ascentrl import Ascent
 from ascentrl.benchmarks import MULTIMODAL_PROBLEMS, EscapeOutcome, run_escape_experiment
+from ascentrl.cli import CommandLineParser, fail
+from ascentrl.resources import MemoryNeed, check_memory
+from ascentrl.validation import check_positive_int, check_seed
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = CommandLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=100, help="number of random start points per problem")
     parser.add_argument("--seed", type=int, default=0, help="seed of the start points and the strategies")
     parser.add_argument("--json", action="store_true", help="print one JSON record per arm instead of the table")
-    return parser.parse_args()
+    arguments = parser.parse_args()
+    try:
+        check_positive_int("--starts", arguments.starts)
+        check_seed("--seed", arguments.seed)
+        # Every arm keeps its iterate, best iterate, gradient and optimizer state per start and dimension.
+        dimensions = max(problem.dimension for problem in MULTIMODAL_PROBLEMS)
+        need = MemoryNeed("start points", arguments.starts * dimensions * 8 * 16, (f"--starts {arguments.starts}",))
+        check_memory([need])
+    except ValueError as error:
+        fail(parser, error)
+    return arguments
 
 
 def format_table(outcomes: list[EscapeOutcome], seed: int) -> str:

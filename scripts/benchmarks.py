@@ -29,6 +29,8 @@ from torch import Tensor
 
 from ascentrl import Ascent, GradientAscent
 from ascentrl.benchmarks import ALL_BENCHMARKS, Benchmark, BenchmarkResult, get_benchmark, run_benchmark
+from ascentrl.cli import CommandLineParser, fail
+from ascentrl.validation import check_positive_int, check_seed
 
 OptimizerBuilder = Callable[[list[Tensor], float], torch.optim.Optimizer]
 
@@ -49,14 +51,20 @@ COLUMN_WIDTHS = {name: max(11, len(name) + 2) for name in OPTIMIZERS}
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = CommandLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         choices=[benchmark.name for benchmark in ALL_BENCHMARKS],
                         help="run only this benchmark (repeatable): %(choices)s")
     parser.add_argument("--steps", type=int, default=None, help="override every benchmark's step count")
     parser.add_argument("--seed", type=int, default=0, help="seed for models, inputs and start points")
     parser.add_argument("--json", action="store_true", help="print one JSON record per run instead of the table")
-    return parser.parse_args()
+    arguments = parser.parse_args()
+    try:
+        check_positive_int("--steps", arguments.steps, allow_none=True)
+        check_seed("--seed", arguments.seed)
+    except ValueError as error:
+        fail(parser, error)
+    return arguments
 
 
 def run_all(benchmarks: list[Benchmark], steps: int | None, seed: int) -> dict[tuple[str, str], BenchmarkResult]:

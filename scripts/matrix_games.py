@@ -23,11 +23,17 @@ with the known equilibria marked. Exit code 2 on bad input.
 
 from __future__ import annotations
 
+import sys
+
+from ascentrl.interrupts import exit_quietly_on_signals
+
+if __name__ == "__main__":  # before the slow imports below: Ctrl-C there is one line, not a traceback
+    exit_quietly_on_signals(sys.argv[0])
+
 import argparse
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -45,7 +51,9 @@ from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_ar
 from ascentrl.envs import MATRIX_GAMES, make_matrix_game
 from ascentrl.envs.matrix_games import known_equilibria, load_matrix_game
 from ascentrl.games import DYNAMICS
+from ascentrl.output_folder import check_png_path
 from ascentrl.rng import seed_everything
+from ascentrl.validation import check_seed
 
 
 @dataclass
@@ -80,10 +88,11 @@ class MatrixGamesConfig:
             raise ValueError(f"--steps must be a positive integer, got {self.steps!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"--lr must be a finite number > 0, got {self.lr!r}")
-        if self.seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {self.seed!r}")
+        check_seed("--seed", self.seed)
         if self.plot is not None and self.payoffs is None and self.game == "all":
             raise ValueError("--plot draws one game; choose --game NAME or --payoffs FILE")
+        if self.plot is not None:
+            check_png_path("--plot", self.plot)
 
 
 def build_parser() -> CommandLineParser:
@@ -107,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             game = None if config.game == "all" else make_matrix_game(config.game)
         if game is not None and config.method == "lola" and game.n_players != 2:
             raise ValueError(f"--method lola needs a two-player game; {game.name} has {game.n_players} players")
-        if config.plot is not None:
-            Path(config.plot).parent.mkdir(parents=True, exist_ok=True)
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
     seed_everything(config.seed)

@@ -38,6 +38,11 @@ from __future__ import annotations
 
 import sys
 
+from ascentrl.interrupts import exit_quietly_on_signals
+
+if __name__ == "__main__":  # before the slow imports below: Ctrl-C there is one line, not a traceback
+    exit_quietly_on_signals(sys.argv[0])
+
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from ascentrl.agents import MultiAgentReinforce

@@ -6,6 +6,7 @@ says what is wrong, and a file carrying code must not run it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -19,7 +20,7 @@ import torch
 
 from ascentrl import __version__
 from ascentrl.agents import Reinforce, ReinforceConfig
-from ascentrl.checkpoints import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from ascentrl.checkpoints import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint, with_checksum
 from ascentrl.rng import capture_rng_states, restore_rng_states
 
 KIND = "Test"
@@ -87,6 +88,15 @@ def test_a_flipped_byte_inside_tensor_data_is_caught_by_the_checksum(tmp_path):
     assert_one_clear_error(corrupted, "corrupted", "checksum")
 
 
+def test_the_checksum_is_the_sha256_of_every_byte_before_it(tmp_path):
+    data = good_checkpoint(tmp_path).read_bytes()
+    digest, prefix = data[-64:], data[-80:-64]
+    assert prefix == b"ascentrl-sha256:"
+    assert digest.decode() == hashlib.sha256(data[:-64]).hexdigest()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # the trailer is the zip's own comment
+        assert archive.comment == data[-80:]
+
+
 def test_a_plain_torch_file_is_foreign(tmp_path):
     path = tmp_path / "plain.pt"
     torch.save({"weights": torch.ones(3)}, path)
@@ -101,17 +111,29 @@ def test_a_raw_pickle_is_foreign_and_its_code_never_runs(tmp_path):
     assert not marker.exists()
 
 
+def torch_file_with_checksum(path: Path, payload: object) -> Path:
+    """``torch.save(payload)`` with a valid checksum trailer: it passes the integrity check, so the
+    loader's later checks are what the test sees. A checksum is not a signature: anyone can add one."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    path.write_bytes(with_checksum(buffer.getvalue()))
+    return path
+
+
 def test_a_torch_file_carrying_code_is_refused_and_the_code_never_runs(tmp_path):
     marker = tmp_path / "code-ran"
-    path = tmp_path / "malicious.pt"
-    torch.save({"format": CHECKPOINT_FORMAT, "payload": CodeThatRuns(marker)}, path)
-    assert_one_clear_error(path, "refused", "could run code")
+    plain = tmp_path / "malicious.pt"
+    torch.save({"format": CHECKPOINT_FORMAT, "payload": CodeThatRuns(marker)}, plain)
+    assert_one_clear_error(plain, "not an ascentrl checkpoint")
+    checksummed = torch_file_with_checksum(tmp_path / "checksummed.pt",
+                                           {"format": CHECKPOINT_FORMAT, "payload": CodeThatRuns(marker)})
+    assert_one_clear_error(checksummed, "refused", "could run code")
     assert not marker.exists()
 
 
 def test_an_unknown_format_version_names_both_versions(tmp_path):
-    path = tmp_path / "future.pt"
-    torch.save({"format": CHECKPOINT_FORMAT, "format_version": 99, "library_version": "9.0", "kind": KIND}, path)
+    path = torch_file_with_checksum(tmp_path / "future.pt", {"format": CHECKPOINT_FORMAT, "format_version": 99,
+                                                              "library_version": "9.0", "kind": KIND})
     assert_one_clear_error(path, "format version 99", "'9.0'", __version__)
 
 

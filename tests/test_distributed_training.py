@@ -87,7 +87,7 @@ def test_training_script_under_torchrun_writes_one_summary_with_the_world_size(t
     assert summary["world_size"] == 2 and summary["solved"] is False
     assert summary["env_steps"] >= 4000
     assert sorted(path.name for path in out.iterdir()) == [
-        "checkpoint.pt", "config.json", "learning_curve.png", "progress.csv", "summary.json"]
+        ".ascentrl.lock", "checkpoint.pt", "config.json", "learning_curve.png", "progress.csv", "summary.json"]
 
 
 def test_resume_is_refused_under_torchrun(tmp_path):

@@ -104,14 +104,16 @@ class ToyLearner(Learner):
         return {"objective": first, "inner_steps": float(self.config.inner_steps)}
 
     def progress_values(self, batch: float) -> dict[str, float]:
-        return {"objective_sum": float(self.objective())}
+        with torch.no_grad():
+            return {"objective_sum": float(self.objective())}
 
     def measures(self, batch: float, totals: dict[str, float]) -> dict[str, Any]:
         return {"mean_return": totals["objective_sum"]}
 
     def evaluate(self, num_episodes: int) -> float:
         self.evaluated_with.append(num_episodes)
-        return float(self.objective())
+        with torch.no_grad():
+            return float(self.objective())
 
 
 def parameters(learner: ToyLearner) -> list[torch.Tensor]:

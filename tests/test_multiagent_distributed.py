@@ -128,8 +128,8 @@ def test_training_script_under_torchrun_writes_one_summary_with_the_world_size(t
     assert summary["world_size"] == 2 and summary["iterations"] == 3
     assert summary["episodes"] == 2 * 3 * 8 and summary["agent_steps"] == 2 * 2 * 3 * 8
     assert sorted(path.name for path in out.iterdir()) == [
-        "checkpoint.pt", "config.json", "nash_conv.png", "progress.csv", "returns.png", "strategies.png",
-        "summary.json"]
+        ".ascentrl.lock", "checkpoint.pt", "config.json", "nash_conv.png", "progress.csv", "returns.png",
+        "strategies.png", "summary.json"]
 
 
 def test_game_dynamics_are_refused_under_torchrun_with_one_line(tmp_path):

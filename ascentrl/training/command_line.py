@@ -5,13 +5,19 @@ command line is built from three dataclasses: the learner's training options (bu
 ``LearnerClass.training_options_class``), :class:`RunOptions` (where to write, checkpoints, resume,
 progress) and the learner's config. Then, in order:
 
-1. **Before any work**: bad input is one line on stderr and exit code 2; ``--resume`` refuses options
+1. **Before any work**: bad input is one line on stderr and exit code 2 — including sizes the
+   machine cannot hold (:mod:`ascentrl.resources`: memory estimated from the config, torch threads
+   at most the CPUs) and an output folder that cannot be written (probed with a real write) or that
+   another run holds (:class:`ascentrl.output_folder.OutputFolder`, locked for the whole run;
+   temporary files a killed write left there are removed, and said so); ``--resume`` refuses options
    other than the resumable ones (a resumed run continues with its saved settings); torchrun's
-   process group is joined; the learner is built (seeded) or loaded; the output folder is created.
+   process group is joined; then the learner is built (seeded) or loaded.
 2. **Training** with a tqdm progress bar (rank 0), optional TensorBoard scalars of every progress
    column, a checkpoint every ``--checkpoint-every`` iterations, and SIGINT/SIGTERM turned into a stop
-   request: the current update finishes, the checkpoint is written (without ``--out``, into
-   ``./RUN-interrupted/``), the resume command is printed, and the exit code is 130/143.
+   request (:mod:`ascentrl.interrupts`): the current update — or evaluation, which is abandoned and
+   redone on resume — stops, the checkpoint is written (without ``--out``, into
+   ``./RUN-interrupted/``), the resume command is printed, and the exit code is 130/143. A second
+   signal stops at once, but never in the middle of a checkpoint write: the write finishes first.
 3. **Outputs** (rank 0): the learner's closing lines; ``summary.json`` (its fields),
    ``progress.csv`` (one row per iteration, :meth:`Learner.progress_row`), ``config.json``,
    ``checkpoint.pt`` and the learner's plots. Data-parallel replicas are checked identical first.
@@ -54,7 +60,9 @@ from ascentrl.distributed import (
     require_single_process,
 )
 from ascentrl.files import write_csv, write_json
-from ascentrl.interrupts import StopOnSignals
+from ascentrl.interrupts import ForcedStop, StopOnSignals
+from ascentrl.output_folder import OutputFolder
+from ascentrl.resources import check_memory, check_thread_count
 from ascentrl.rng import seed_everything
 from ascentrl.training.learner import Learner
 from ascentrl.training.nonfinite import NonFiniteUpdateError
@@ -85,6 +93,8 @@ class RunOptions:
     """The options --resume accepts besides the learner's own resumable ones."""
 
     def __post_init__(self) -> None:
+        if self.out == "":
+            raise ValueError("--out must name a folder, got ''")
         check_positive_int("--checkpoint-every", self.checkpoint_every)
         if self.tensorboard and self.out is None and self.resume is None:
             raise ValueError("--tensorboard needs --out DIR to write into")
@@ -106,6 +116,14 @@ class PreparedRun:
     targets: list[StopRule]
     eval_episodes: int | None
     context: DistributedContext
+    folder: OutputFolder | None
+    """The locked output folder (rank 0 with ``--out``); released by :meth:`close`."""
+
+    def close(self) -> None:
+        """Release the envs and the output folder."""
+        self.learner.close()
+        if self.folder is not None:
+            self.folder.__exit__(None, None, None)
 
 
 def build_parser(learner_class: type[Learner], doc: str) -> CommandLineParser:
@@ -119,16 +137,25 @@ def build_parser(learner_class: type[Learner], doc: str) -> CommandLineParser:
     return parser
 
 
-def _create_output_folder(out: str) -> None:
-    try:
-        Path(out).mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"--out {out}: cannot create the folder ({error.strerror or error})") from None
+def _check_before_work(learner_class: type[Learner], training: Any, config: Any) -> None:
+    """Refuse a config this machine cannot run: more torch threads than CPUs, more memory than it has."""
+    check_thread_count("--torch-threads", getattr(config, "torch_threads", None))
+    check_memory(learner_class.memory_needs(config, getattr(training, "eval_episodes", None)))
+
+
+def _enter_output_folder(options: RunOptions, context: DistributedContext) -> OutputFolder | None:
+    """Probe, lock and tidy ``--out`` (rank 0 only: the other ranks write nothing)."""
+    if options.out is None or not context.is_main:
+        return None
+    folder = OutputFolder(options.out).__enter__()
+    for path in folder.removed:
+        print(f"removed {path}: a temporary file left by a write that was interrupted", file=sys.stderr)
+    return folder
 
 
 def prepare_run(learner_class: type[Learner], options: RunOptions, training: Any, config: Any,
                 given: Callable[[], set[str]]) -> PreparedRun:
-    """Join torchrun's process group (if any), build or load the learner, create ``--out``.
+    """Join torchrun's process group (if any), check and lock ``--out``, build or load the learner.
 
     ``config`` is None when ``options.resume`` names a checkpoint (its config is used); ``given``
     returns the options set explicitly on the command line (only asked when resuming).
@@ -141,29 +168,36 @@ def prepare_run(learner_class: type[Learner], options: RunOptions, training: Any
     if options.resume is not None:
         require_single_process("--resume", context)
         check_resume_options(given(), (*RunOptions.resumable, *training_class.resumable))
-        learner = learner_class.load(options.resume, restore_global_rng=True)
-        run = learner.training_run
-        if run is None or run.finished:
-            learner.close()
-            raise ValueError(f"--resume {options.resume}: the run saved there "
-                             f"{'already finished' if run is not None else 'was not training'}; nothing to resume")
         out = options.out if options.out is not None else str(Path(options.resume).resolve().parent)
         options = dataclasses.replace(options, out=out)
-        training = dataclasses.replace(training_class.from_run(run),
-                                       **{name: getattr(training, name) for name in training_class.resumable})
-        budget, targets, eval_episodes = run.budget, run.targets, run.eval_episodes
     else:
-        seed_everything(config.seed)
-        learner = learner_class(config, distributed=context)
+        _check_before_work(learner_class, training, config)
+    folder = _enter_output_folder(options, context)
     try:
-        if options.resume is None:
-            budget, targets, eval_episodes = training.stop_rules(learner)
-        if options.out is not None and context.is_main:
-            _create_output_folder(options.out)
+        if options.resume is not None:
+            learner = learner_class.load(options.resume, restore_global_rng=True)
+            run = learner.training_run
+            if run is None or run.finished:
+                learner.close()
+                raise ValueError(f"--resume {options.resume}: the run saved there "
+                                 f"{'already finished' if run is not None else 'was not training'}; "
+                                 f"nothing to resume")
+            training = dataclasses.replace(training_class.from_run(run),
+                                           **{name: getattr(training, name) for name in training_class.resumable})
+            budget, targets, eval_episodes = run.budget, run.targets, run.eval_episodes
+        else:
+            seed_everything(config.seed)
+            learner = learner_class(config, distributed=context)
+            try:
+                budget, targets, eval_episodes = training.stop_rules(learner)
+            except BaseException:
+                learner.close()
+                raise
     except BaseException:
-        learner.close()
+        if folder is not None:
+            folder.__exit__(None, None, None)
         raise
-    return PreparedRun(learner, options, training, budget, targets, eval_episodes, context)
+    return PreparedRun(learner, options, training, budget, targets, eval_episodes, context, folder)
 
 
 def _interrupted_message(signal_name: str, progress: str, checkpoint_path: Path, resume_command: str) -> str:
@@ -232,13 +266,39 @@ def train(run: PreparedRun, *, program: str, resume_command: str) -> int:
             if report:
                 print(f"{program}: error: {error}", file=sys.stderr)
             return EXIT_NON_FINITE
+        except ForcedStop as forced:
+            if report:
+                print(_forced_stop_message(program, forced, learner.last_checkpoint, resume_command), file=sys.stderr)
+            return forced.exit_code
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
+        try:
+            return _finish(run, history, stop, program=program, resume_command=resume_command)
+        except ForcedStop as forced:
+            if report:
+                print(f"{program}: {forced}; the outputs may be incomplete", file=sys.stderr)
+            return forced.exit_code
+
+
+def _forced_stop_message(program: str, forced: ForcedStop, last_checkpoint: tuple[str, int] | None,
+                         resume_command: str) -> str:
+    if last_checkpoint is None:
+        return f"{program}: {forced}; no checkpoint was written"
+    path, iteration = last_checkpoint
+    return (f"{program}: {forced}; the last checkpoint is {path} (iteration {iteration}); "
+            f"resume with: {resume_command} --resume {path}")
+
+
+def _finish(run: PreparedRun, history: Any, stop: StopOnSignals, *, program: str, resume_command: str) -> int:
+    """After training: an interrupted run's checkpoint and resume command, or the outcome and outputs."""
+    learner, options, context = run.learner, run.options, run.context
+    report = context.is_main
     if history.interrupted and not report:
         return stop.exit_code
     if history.interrupted:
+        checkpoint_path = Path(options.out) / "checkpoint.pt" if options.out is not None else None
         if checkpoint_path is None:
             checkpoint_path = Path(f"{learner.run_name}-interrupted") / "checkpoint.pt"
             learner.save(checkpoint_path)
@@ -258,6 +318,9 @@ def train(run: PreparedRun, *, program: str, resume_command: str) -> int:
     if options.out is not None:
         written = _write_outputs(run, history, extra)
         print(f"wrote {options.out}/{', '.join(written)}")
+    if stop.requested:
+        print(f"{program}: {stop.signal_name} arrived as training ended; the run and its outputs are complete",
+              file=sys.stderr)
     return exit_code
 
 
@@ -278,4 +341,4 @@ def main(learner_class: type[Learner], argv: Sequence[str] | None, *, doc: str, 
         try:
             return train(run, program=parser.prog, resume_command=f"python {sys.argv[0] if argv is None else script}")
         finally:
-            run.learner.close()
+            run.close()

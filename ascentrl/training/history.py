@@ -116,13 +116,16 @@ class TrainingRun:
     """The budget's counter at the latest evaluation (so the final one is not repeated)."""
     scheduler_states: list[dict[str, Any]] | None = None
     """``state_dict()`` of every learning-rate scheduler of the call (None without schedules)."""
+    pending_target_check: bool = False
+    """The target check of the last record was interrupted (by a stop during its evaluation) and
+    is redone when the call resumes."""
     finished: bool = False
 
     def to_state(self) -> dict[str, Any]:
         return {"budget": self.budget.to_state(), "targets": [rule.to_state() for rule in self.targets],
                 "eval_episodes": self.eval_episodes, "history": self.history.to_state(),
                 "evaluated_at": self.evaluated_at, "scheduler_states": self.scheduler_states,
-                "finished": self.finished}
+                "pending_target_check": self.pending_target_check, "finished": self.finished}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TrainingRun:
@@ -132,4 +135,5 @@ class TrainingRun:
         eval_episodes = state["eval_episodes"]
         return cls(budget, [stop_rule_from_state(rule) for rule in state["targets"]],
                    None if eval_episodes is None else int(eval_episodes), History.from_state(state["history"]),
-                   int(state["evaluated_at"]), state["scheduler_states"], bool(state["finished"]))
+                   int(state["evaluated_at"]), state["scheduler_states"], bool(state["pending_target_check"]),
+                   bool(state["finished"]))

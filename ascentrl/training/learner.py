@@ -44,7 +44,6 @@ parameters and numbers, bit for bit on CPU, as the run that was never stopped.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import time
@@ -56,15 +55,16 @@ import numpy as np
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import LinearLR, LRScheduler
 
 from ascentrl.ascent import Ascent
-from ascentrl.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ascentrl.distributed import DistributedContext, all_reduce_sum, broadcast_parameters, rank_seed
-from ascentrl.rng import capture_rng_states, restore_rng_states
+from ascentrl.interrupts import Interrupted
+from ascentrl.resources import check_thread_count
 from ascentrl.training.history import History, Record, TrainingRun
+from ascentrl.training.learner_state import LearnerState
 from ascentrl.training.nonfinite import NonFiniteUpdateError, stopped_on_non_finite
-from ascentrl.training.stopping import Budget, StopRule
+from ascentrl.training.stopping import Budget, IterationBudget, StopRule
 from ascentrl.validation import check_positive_int
 
 __all__ = ["Learner"]
@@ -79,7 +79,7 @@ def _check_checkpointing(path: str | os.PathLike | None, every: int | None) -> N
         raise ValueError("checkpoint_every needs a checkpoint_path to write to")
 
 
-class Learner(ABC):
+class Learner(LearnerState, ABC):
     """Base class of every learner: the training loop, checkpoints and resume (module docstring).
 
     A learner sets ``config_class`` (a dataclass with ``seed``, ``on_nonfinite``, ``torch_threads``
@@ -96,6 +96,8 @@ class Learner(ABC):
     default_eval_episodes: ClassVar[int | None] = None
     evaluation_counter: ClassVar[str] = "env_steps"
     """The counter an evaluation is recorded at in ``history.evaluations``."""
+    steps_per_iteration: int | None = None
+    """Environment steps of every iteration when that is fixed (fixed-length rollouts), else None."""
 
     def __init__(self, config: Any, distributed: DistributedContext | None = None) -> None:
         if not isinstance(config, self.config_class):
@@ -116,6 +118,12 @@ class Learner(ABC):
         """The latest ``train`` call (restored by :meth:`load`); ``None`` before any."""
         self.last_checkpoint: tuple[str, int] | None = None
         """``(path, iteration)`` of the latest checkpoint written by :meth:`save`."""
+        self._should_stop: Callable[[], bool] | None = None
+
+    def stop_requested(self) -> bool:
+        """Whether the running ``train`` call's ``should_stop`` asks to stop; long phases (an
+        evaluation) poll it and raise :class:`ascentrl.interrupts.Interrupted`."""
+        return self._should_stop is not None and bool(self._should_stop())
 
     # ------------------------------------------------------------------- what a learner supplies
     @abstractmethod
@@ -161,11 +169,31 @@ class Learner(ABC):
         """Put back what :meth:`update_state` returned."""
 
     def prepare_training(self) -> None:
-        """Called when a ``train`` call starts (not when one resumes), before its schedulers exist."""
+        """Called when a ``train`` call starts (not when one resumes), before its schedulers exist.
+
+        With ``config.lr_schedule == "linear"`` every call starts again from the initial rates."""
+        if getattr(self.config, "lr_schedule", "constant") == "linear":
+            for optimizer in self.named_optimizers().values():
+                for group in optimizer.param_groups if optimizer is not None else ():
+                    group["lr"] = group["initial_lr"] = group.get("initial_lr", group["lr"])
 
     def make_schedulers(self, run: TrainingRun) -> list[LRScheduler]:
-        """The learning-rate schedulers of ``run``, built fresh (the loop loads their saved states)."""
-        return []
+        """The learning-rate schedulers of ``run``, built fresh (the loop loads their saved states).
+
+        ``config.lr_schedule == "linear"``: ``torch.optim.lr_scheduler.LinearLR`` takes every
+        optimizer's rate linearly to 0 over the call's planned iterations (an iteration budget, or
+        a step budget divided by a fixed ``steps_per_iteration``)."""
+        if getattr(self.config, "lr_schedule", "constant") != "linear":
+            return []
+        if isinstance(run.budget, IterationBudget):
+            iterations = run.budget.iterations
+        elif self.steps_per_iteration is not None and run.budget.counter == "env_steps":
+            iterations = max(1, -(-run.budget.amount // self.steps_per_iteration))
+        else:
+            raise ValueError("lr_schedule linear decays over the call's iterations, which this budget does not "
+                             "fix; give an iteration budget or set lr_schedule constant")
+        return [LinearLR(optimizer, start_factor=1.0, end_factor=0.0, total_iters=iterations)
+                for optimizer in self.named_optimizers().values() if optimizer is not None]
 
     def evaluate(self, num_episodes: int) -> float:
         """Mean return of ``num_episodes`` greedy episodes (learners that can be evaluated)."""
@@ -216,87 +244,6 @@ class Learner(ABC):
     def replicated_networks(self) -> list[nn.Module]:
         """The networks every data-parallel rank must hold identically."""
         return [module for module in self.networks().values() if module is not None]
-
-    # ----------------------------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, Any]:
-        """Networks, optimizers, the generator and :meth:`extra_state`, by checkpoint key."""
-        state: dict[str, Any] = {name: None if part is None else part.state_dict()
-                                 for name, part in (*self.networks().items(), *self.named_optimizers().items())}
-        state["generator"] = self.generator.get_state()
-        state.update(self.extra_state())
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, part in (*self.networks().items(), *self.named_optimizers().items()):
-            if part is not None:
-                part.load_state_dict(state[name])
-        self.generator.set_state(state["generator"])
-        self.load_extra_state(state)
-
-    def learning_state(self) -> dict[str, Any]:
-        """A copy of everything an update changes: networks, optimizers, :meth:`update_state`."""
-        return copy.deepcopy({
-            "modules": {name: module.state_dict() for name, module in self.networks().items() if module is not None},
-            "optimizers": {name: optimizer.state_dict() for name, optimizer in self.named_optimizers().items()
-                           if optimizer is not None},
-            "update_state": self.update_state(),
-        })
-
-    def restore_learning_state(self, state: dict[str, Any]) -> None:
-        """Put back a :meth:`learning_state` copy; gradients are cleared."""
-        for name, module in self.networks().items():
-            if module is not None:
-                module.load_state_dict(state["modules"][name])
-                for parameter in module.parameters():
-                    parameter.grad = None
-        for name, optimizer in self.named_optimizers().items():
-            if optimizer is not None:
-                optimizer.load_state_dict(state["optimizers"][name])
-        self.load_update_state(state["update_state"])
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write a checkpoint with everything needed to continue, atomically (module docstring)."""
-        save_checkpoint(path, type(self).__name__, {
-            "config": dataclasses.asdict(self.config),
-            **self.state_dict(),
-            **self.counter_values(),
-            "iterations": self.iterations,
-            "evaluations": self.evaluations,
-            "training_run": self.training_run.to_state() if self.training_run is not None else None,
-            "global_rng": capture_rng_states(),
-        })
-        self.last_checkpoint = (str(path), self.iterations)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, restore_global_rng: bool = False) -> Learner:
-        """Rebuild a learner from :meth:`save`'s checkpoint (safe ``weights_only`` loading).
-
-        ``restore_global_rng=True`` also puts python's, numpy's and torch's global generators back
-        as they were at saving time, for a process that resumes the run (learners themselves draw
-        only from their own generator and the reseeded envs).
-
-        Raises:
-            ascentrl.checkpoints.CheckpointError: missing, corrupted, foreign or mismatched file.
-        """
-        payload = load_checkpoint(path, cls.__name__)
-        try:
-            learner = cls(cls.config_class(**payload["config"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"checkpoint {path}: its config cannot build an agent here: {error}") from None
-        try:
-            learner.load_state_dict(payload)
-            for name in (*cls.counter_names, "iterations", "evaluations"):
-                setattr(learner, name, int(payload[name]))
-            if payload["training_run"] is not None:
-                learner.training_run = TrainingRun.from_state(payload["training_run"])
-            if restore_global_rng:
-                restore_rng_states(payload["global_rng"])
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
-            learner.close()
-            raise CheckpointError(f"checkpoint {path}: does not hold a usable {cls.__name__} agent: "
-                                  f"{type(error).__name__}: {error}") from None
-        learner.last_checkpoint = (str(path), learner.iterations)
-        return learner
 
     # -------------------------------------------------------------------------------- training
     def train(
@@ -414,7 +361,21 @@ class Learner(ABC):
         should_stop: Callable[[], bool] | None,
     ) -> History:
         """The loop of :meth:`train`, from wherever ``self.training_run`` stands."""
+        self._should_stop = should_stop
+        try:
+            return self._loop(on_update, checkpoint_path, checkpoint_every, should_stop)
+        finally:
+            self._should_stop = None
+
+    def _loop(
+        self,
+        on_update: Callable[[Record], None] | None,
+        checkpoint_path: str | os.PathLike | None,
+        checkpoint_every: int | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> History:
         if getattr(self.config, "torch_threads", None) is not None:
+            check_thread_count("torch_threads", self.config.torch_threads)  # torch crashes on absurd counts
             torch.set_num_threads(self.config.torch_threads)
         run = self.training_run
         history = run.history
@@ -428,7 +389,19 @@ class Learner(ABC):
             if wanted and checkpoint_path is not None and self.distributed.is_main:
                 self.save(checkpoint_path)
 
-        while not run.budget.reached(self):
+        def interrupted() -> History:
+            history.interrupted = True
+            checkpoint(True)
+            return history
+
+        try:
+            # A target check (its evaluation) interrupted before the checkpoint: redo it first.
+            if run.pending_target_check and any(rule.reached(self, history.records[-1]) for rule in run.targets):
+                history.reached_target = True
+            run.pending_target_check = False
+        except Interrupted:
+            return interrupted()
+        while not history.reached_target and not run.budget.reached(self):
             before = self.counter_values()
             batch = self.collect()
             self.iterations += 1
@@ -447,16 +420,23 @@ class Learner(ABC):
             history.records.append(record)
             if on_update is not None:
                 on_update(record)
-            if any(rule.reached(self, record) for rule in run.targets):
-                history.reached_target = True
-                break
+            run.pending_target_check = True
+            try:
+                if any(rule.reached(self, record) for rule in run.targets):
+                    history.reached_target = True
+                    break
+            except Interrupted:
+                return interrupted()
+            run.pending_target_check = False
             checkpoint(checkpoint_every is not None and self.iterations % checkpoint_every == 0)
             if totals["stop_requests"] and not run.budget.reached(self):
-                history.interrupted = True
-                checkpoint(True)
-                return history
+                return interrupted()
+        run.pending_target_check = False
         if run.eval_episodes is not None and run.evaluated_at != self.counter(self.evaluation_counter):
-            self.record_evaluation(run.eval_episodes)
+            try:
+                self.record_evaluation(run.eval_episodes)
+            except Interrupted:
+                return interrupted()
         if history.evaluations:
             history.eval_mean_return = history.evaluations[-1][1]
         run.finished = True

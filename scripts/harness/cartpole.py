@@ -53,7 +53,10 @@ def run_reinforce(seed: int, num_envs: int | None = None) -> RunResult:
         run = prepare_run(Reinforce, RunOptions(out=folder, progress_bar=False), GymTrainingOptions(), config,
                           given=lambda: set())
         with run.context:
-            train(run, program="bench_cartpole", resume_command="python scripts/train_cartpole.py")
+            try:
+                train(run, program="bench_cartpole", resume_command="python scripts/train_cartpole.py")
+            finally:
+                run.close()
         summary = json.loads((Path(folder) / "summary.json").read_text())
     return RunResult(seed, summary["solved"], summary["wall_seconds"], summary["env_steps"])
 

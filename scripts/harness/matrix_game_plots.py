@@ -4,6 +4,7 @@ average and the known equilibria marked. matplotlib only, no pyplot."""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 
@@ -12,6 +13,7 @@ import torch
 
 from ascentrl.agents.matrix_players import Trajectory
 from ascentrl.envs.matrix_games import MatrixGame
+from ascentrl.files import write_atomically
 
 __all__ = ["plot_trajectory"]
 
@@ -47,7 +49,7 @@ def plot_trajectory(path: str | os.PathLike, game: MatrixGame, trajectory: Traje
             _plot_player(axes, strategies[player], running_average[player], marks, game.action_names[player])
             axes.set_title(f"player_{player}")
         figure.suptitle(title)
-    figure.savefig(path, dpi=110)
+    _write_png(path, figure)
 
 
 def _plot_player(axes, strategy: np.ndarray, average: np.ndarray, marks: list[np.ndarray], names) -> None:
@@ -78,3 +80,10 @@ def _plot_player(axes, strategy: np.ndarray, average: np.ndarray, marks: list[np
         axes.set_xlabel("step")
         axes.set_ylim(-0.02, 1.02)
     axes.legend(loc="best", fontsize="small")
+
+
+def _write_png(path: str | os.PathLike, figure) -> None:
+    """The figure as a PNG, written atomically (a reader never sees half an image)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    write_atomically(path, buffer.getvalue())
