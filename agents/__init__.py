@@ -1,13 +1,28 @@
 """Agents that ascend expected-return objectives with :class:`ascentrl.Ascent`, all on the training
 loop of :class:`ascentrl.training.Learner`."""
+from ascentrl.agents.a2c import A2C, A2CConfig
+from ascentrl.agents.actor_critic import ActorCriticConfig, ActorCriticLearner
 from ascentrl.agents.gym_learner import GymLearner, GymTrainingOptions
 from ascentrl.agents.matrix_players import PARAMETERIZATIONS, MatrixGamePlayer, Trajectory, play
 from ascentrl.agents.multiagent import METHODS, MultiAgentConfig, MultiAgentReinforce
 from ascentrl.agents.multiagent_reporting import MultiAgentTrainingOptions
+from ascentrl.agents.ppo import PPO, PPOConfig
+from ascentrl.agents.presets import PRESETS, preset_for
 from ascentrl.agents.reinforce import EpisodeBatch, Reinforce, ReinforceConfig
 
+ALGORITHMS = {"reinforce": Reinforce, "a2c": A2C, "ppo": PPO}
+"""The single-agent Gymnasium learners by the name ``scripts/train.py --algo`` takes."""
+
 __all__ = [
+    "A2C",
+    "ALGORITHMS",
     "METHODS",
+    "PPO",
+    "PRESETS",
+    "A2CConfig",
+    "ActorCriticConfig",
+    "ActorCriticLearner",
+    "PPOConfig",
     "PARAMETERIZATIONS",
     "EpisodeBatch",
     "GymLearner",
@@ -20,4 +35,5 @@ __all__ = [
     "ReinforceConfig",
     "Trajectory",
     "play",
+    "preset_for",
 ]

@@ -91,13 +91,15 @@ class GymLearner(Learner):
     training_options_class: ClassVar[type] = GymTrainingOptions
     return_window: ClassVar[int] = RETURN_WINDOW
     """Training returns are averaged over the last this many finished episodes."""
+    vectorization_mode: ClassVar[str | None] = None
+    """How the training env is vectorized: None lets Gymnasium choose (native where it exists)."""
 
     def __init__(self, config: Any, distributed: Any = None) -> None:
         super().__init__(config, distributed)
         check_memory(self.memory_needs(config))  # before anything is built
         self._env_kwargs = {} if config.max_episode_steps is None else {"max_episode_steps": config.max_episode_steps}
         self.env, self.spaces = make_vector_env(config.env, config.num_envs, statistics_window=RETURN_WINDOW,
-                                                **self._env_kwargs)
+                                                vectorization_mode=self.vectorization_mode, **self._env_kwargs)
         self.episode_step_limit = config.max_episode_steps or self.spaces.max_episode_steps
         if self.episode_step_limit is None:
             self.env.close()
@@ -167,8 +169,12 @@ class GymLearner(Learner):
             return action + self.spaces.action_start if self.spaces.action_start else action
         return np.clip(action, self.spaces.action_low, self.spaces.action_high)
 
+    def policy_inputs(self, observations: np.ndarray) -> torch.Tensor:
+        """What the policy reads for a batch of flattened observations (as they are, by default)."""
+        return torch.as_tensor(observations, dtype=torch.float32)
+
     def _policy_action(self, observations: np.ndarray, deterministic: bool) -> np.ndarray:
-        inputs = torch.as_tensor(observations, dtype=torch.float32)
+        inputs = self.policy_inputs(observations)
         if deterministic:
             action = self.policy.mode(inputs)
         else:
@@ -197,39 +203,49 @@ class GymLearner(Learner):
         """Mean undiscounted return of ``num_episodes`` fresh episodes, run side by side.
 
         Evaluation envs are seeded from ``seed + EVALUATION_SEED_OFFSET`` on, with new seeds for
-        every call, and are separate from the training envs; the procedure is
+        every call (the ``evaluations``-th call uses the seeds after those of the calls before), and
+        are separate from the training envs; the procedure is
         :func:`ascentrl.envs.gym_envs.evaluate_policy`. In a data-parallel job this is a collective
         call: each rank runs its share of the episodes (with the seeds the single process would give
         those episodes) and every rank returns the mean over all of them.
         """
         check_positive_int("num_episodes", num_episodes)
-        check_memory([MemoryNeed("evaluation envs", num_episodes * ENV_OBJECT_BYTES,
-                                  (f"eval_episodes {num_episodes}",))])
         rank, world_size = self.distributed.rank, self.distributed.world_size
         share = num_episodes // world_size + (rank < num_episodes % world_size)
         first_episode = rank * (num_episodes // world_size) + min(rank, num_episodes % world_size)
-        returns_sum = 0.0
-        if share:
-            if self._evaluation_env is None or self._evaluation_env.num_envs != share:
-                if self._evaluation_env is not None:
-                    self._evaluation_env.close()
-                self._evaluation_env, _ = make_vector_env(self.config.env, share, record_statistics=False,
-                                                          **self._env_kwargs)
-            # Every evaluation gets fresh, reproducible seeds (a sync vector env seeds its sub-envs
-            # seed, seed + 1, ...; a native one draws all from one generator).
-            seed = self.config.seed + EVALUATION_SEED_OFFSET + self.evaluations * num_episodes + first_episode
-            with torch.inference_mode():
-                returns = evaluate_policy(
-                    self._evaluation_env,
-                    lambda observation: self._policy_action(observation.reshape(share, -1), deterministic),
-                    self.episode_step_limit,
-                    seed=seed,
-                    # Only a single process abandons an evaluation: ranks must finish collectives together.
-                    should_stop=self.stop_requested if world_size == 1 else None,
-                )
-            returns_sum = float(returns.sum())
+        returns = self.evaluation_returns(share, first_episode=first_episode, episodes_per_call=num_episodes,
+                                          deterministic=deterministic) if share else np.zeros(0)
         self.evaluations += 1
-        return all_reduce_sum({"returns": returns_sum}, self.distributed)["returns"] / num_episodes
+        return all_reduce_sum({"returns": float(returns.sum())}, self.distributed)["returns"] / num_episodes
+
+    def evaluation_returns(self, num_episodes: int, *, first_episode: int = 0, episodes_per_call: int | None = None,
+                           deterministic: bool = True) -> np.ndarray:
+        """The returns of episodes ``first_episode .. first_episode + num_episodes - 1`` of the
+        ``evaluations``-th evaluation of ``episodes_per_call`` episodes (default ``num_episodes``).
+
+        The seeds are those :meth:`evaluate` uses, so a reloaded agent repeats a saved evaluation
+        exactly (``scripts/evaluate.py``). This process alone; the counter is not advanced.
+        """
+        check_memory([MemoryNeed("evaluation envs", num_episodes * ENV_OBJECT_BYTES,
+                                  (f"eval_episodes {num_episodes}",))])
+        if self._evaluation_env is None or self._evaluation_env.num_envs != num_episodes:
+            if self._evaluation_env is not None:
+                self._evaluation_env.close()
+            self._evaluation_env, _ = make_vector_env(self.config.env, num_episodes, record_statistics=False,
+                                                      **self._env_kwargs)
+        # Every evaluation gets fresh, reproducible seeds (a sync vector env seeds its sub-envs
+        # seed, seed + 1, ...; a native one draws all from one generator).
+        per_call = episodes_per_call if episodes_per_call is not None else num_episodes
+        seed = self.config.seed + EVALUATION_SEED_OFFSET + self.evaluations * per_call + first_episode
+        with torch.inference_mode():
+            return evaluate_policy(
+                self._evaluation_env,
+                lambda observation: self._policy_action(observation.reshape(num_episodes, -1), deterministic),
+                self.episode_step_limit,
+                seed=seed,
+                # Only a single process abandons an evaluation: ranks must finish collectives together.
+                should_stop=self.stop_requested if self.distributed.world_size == 1 else None,
+            )
 
     # ------------------------------------------------------------------ what a script reports
     @property

@@ -1,54 +1,74 @@
-"""Policy and value networks for the policy-gradient agents.
+"""Policy and value networks of the policy-gradient agents.
 
-Sampling is reparameterized with noise drawn for a whole rollout at once, so that acting costs one
-small forward pass per step and no ``torch.distributions`` object is ever built:
+- :class:`MLP`: ``Linear -> activation -> ... -> Linear`` with orthogonal initialization.
+- :class:`CategoricalPolicy`, :class:`GaussianPolicy`: REINFORCE's policies, one network each.
+- :class:`ActorCritic`: A2C's and PPO's actor and critic, with separate trunks or one shared trunk,
+  for Discrete actions (categorical), or Box actions (a Gaussian with a state-independent
+  ``log sigma`` whose sample is either clipped to the bounds by the env side or tanh-squashed into
+  them).
 
-- :class:`CategoricalPolicy`: ``pi(a|s) = softmax(f_theta(s))_a``; a sample is
-  ``argmax_a (f_theta(s)_a + g_a)`` with ``g_a ~ Gumbel(0, 1)`` (the Gumbel-max trick).
-- :class:`GaussianPolicy`: ``pi(a|s) = N(a; mu_theta(s), diag(sigma^2))`` with a learned,
-  state-independent ``log sigma``; a sample is ``mu_theta(s) + sigma * eps`` with ``eps ~ N(0, I)``.
-
-Log-probabilities and entropies are computed afterwards, for the whole rollout, in one batched
-forward pass.
+Every policy acts with noise drawn for a whole rollout at once and computes log-probabilities and
+entropies for the whole rollout in one batched forward pass afterwards; the math is in
+:mod:`ascentrl.agents.distributions`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CategoricalPolicy", "GaussianPolicy", "MLP"]
+from ascentrl.agents.distributions import (
+    categorical_log_prob_and_entropy,
+    categorical_mode,
+    categorical_noise,
+    categorical_sample,
+    gaussian_log_prob_and_entropy,
+    gaussian_noise,
+    gaussian_sample,
+    squash_log_det,
+)
+
+__all__ = ["MLP", "ActorCritic", "CategoricalPolicy", "GaussianPolicy"]
+
+_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 class MLP(nn.Module):
-    """``Linear -> tanh -> ... -> Linear``; no hidden layer at all makes it linear.
+    """``Linear -> activation -> ... -> Linear``; no hidden layer at all makes it linear.
 
     Weights are orthogonal (gain sqrt 2 for hidden layers, ``output_gain`` for the last), biases 0.
     A small ``output_gain`` starts a policy close to uniform.
     """
 
     def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int,
-                 output_gain: float = 1.0) -> None:
+                 output_gain: float = 1.0, activation: Literal["tanh", "relu"] = "tanh") -> None:
         super().__init__()
         sizes = [input_size, *hidden_sizes, output_size]
+        self.activation = _ACTIVATIONS[activation]
         self.layers = nn.ModuleList(nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:]))
         for index, layer in enumerate(self.layers):
             last = index == len(self.layers) - 1
             nn.init.orthogonal_(layer.weight, gain=output_gain if last else math.sqrt(2.0))
             nn.init.zeros_(layer.bias)
 
-    def forward(self, inputs: Tensor) -> Tensor:
+    def hidden(self, inputs: Tensor) -> Tensor:
+        """The last hidden layer's output (the inputs themselves when there is no hidden layer)."""
         # F.linear on the layers' tensors avoids the per-module call overhead, which dominates for
         # networks this small when they are called once per environment step.
-        *hidden_layers, output_layer = self.layers
+        *hidden_layers, _ = self.layers
         hidden = inputs
         for layer in hidden_layers:
-            hidden = torch.tanh(F.linear(hidden, layer.weight, layer.bias))
-        return F.linear(hidden, output_layer.weight, output_layer.bias)
+            hidden = self.activation(F.linear(hidden, layer.weight, layer.bias))
+        return hidden
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        output_layer = self.layers[-1]
+        return F.linear(self.hidden(inputs), output_layer.weight, output_layer.bias)
 
 
 class CategoricalPolicy(nn.Module):
@@ -60,24 +80,16 @@ class CategoricalPolicy(nn.Module):
         self.logits = MLP(observation_size, hidden_sizes, num_actions, output_gain=0.01)
 
     def draw_noise(self, steps: int, num_envs: int, generator: torch.Generator) -> Tensor:
-        """Gumbel(0, 1) noise ``g = -log(E)``, ``E ~ Exp(1)``, shape ``[steps, num_envs, num_actions]``."""
-        exponential = torch.empty(steps, num_envs, self.num_actions).exponential_(generator=generator)
-        return exponential.log_().neg_()
+        return categorical_noise(steps, num_envs, self.num_actions, generator)
 
     def sample(self, observations: Tensor, noise: Tensor) -> Tensor:
-        """``argmax_a (logits(s)_a + g_a)``, distributed as ``pi(.|s)``. Shape ``[B]``, int64."""
-        return (self.logits(observations) + noise).argmax(dim=-1)
+        return categorical_sample(self.logits(observations), noise)
 
     def mode(self, observations: Tensor) -> Tensor:
-        """The most probable action ``argmax_a pi(a|s)``."""
-        return self.logits(observations).argmax(dim=-1)
+        return categorical_mode(self.logits(observations))
 
     def log_prob_and_entropy(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
-        """``log pi(a|s)`` and ``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``, batch-shaped."""
-        log_probs = torch.log_softmax(self.logits(observations), dim=-1)
-        chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
-        return chosen, entropy
+        return categorical_log_prob_and_entropy(self.logits(observations), actions)
 
 
 class GaussianPolicy(nn.Module):
@@ -91,22 +103,98 @@ class GaussianPolicy(nn.Module):
         self.log_std = nn.Parameter(torch.full((action_size,), float(initial_log_std)))
 
     def draw_noise(self, steps: int, num_envs: int, generator: torch.Generator) -> Tensor:
-        """Standard normal noise, shape ``[steps, num_envs, action_size]``."""
-        return torch.randn(steps, num_envs, self.action_size, generator=generator)
+        return gaussian_noise(steps, num_envs, self.action_size, generator)
 
     def sample(self, observations: Tensor, noise: Tensor) -> Tensor:
-        """``mu(s) + exp(log_std) * eps``, distributed as ``pi(.|s)``. Shape ``[B, action_size]``."""
-        return torch.addcmul(self.mean(observations), self.log_std.exp(), noise)
+        return gaussian_sample(self.mean(observations), self.log_std, noise)
 
     def mode(self, observations: Tensor) -> Tensor:
-        """The most probable action, the mean ``mu(s)``."""
         return self.mean(observations)
 
     def log_prob_and_entropy(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
-        r"""``log pi(a|s) = -sum_i [ (a_i - mu_i)^2 / (2 sigma_i^2) + log sigma_i + log(2 pi) / 2 ]``
-        and ``H = sum_i [ log sigma_i + log(2 pi e) / 2 ]``, batch-shaped."""
-        mean = self.mean(observations)
-        standardized = (actions - mean) * torch.exp(-self.log_std)
-        log_probs = -(0.5 * standardized.square() + self.log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
-        entropy = (self.log_std + 0.5 * math.log(2 * math.pi * math.e)).sum().expand(log_probs.shape)
+        return gaussian_log_prob_and_entropy(self.mean(observations), self.log_std, actions)
+
+
+class ActorCritic(nn.Module):
+    """An actor ``pi(a|s)`` and a critic ``V(s)``, with separate trunks or one shared trunk.
+
+    Args:
+        observation_size: length of the (flattened) observation.
+        action_kind: ``"discrete"`` (categorical over ``action_size`` actions) or ``"box"``
+            (Gaussian over ``action_size`` dimensions).
+        hidden_sizes: trunk widths.
+        shared_trunk: one trunk feeding both heads, or one trunk each.
+        bounds: ``(low, high)`` of a Box action to tanh-squash samples into, or None (the sample is
+            scored as it is; the env side clips what the env receives).
+
+    Initialization as in CleanRL/Stable-Baselines3: orthogonal, gain sqrt 2 in the trunks, 0.01 on
+    the policy head (a near-uniform start), 1 on the value head.
+    """
+
+    def __init__(self, observation_size: int, action_kind: Literal["discrete", "box"], action_size: int,
+                 hidden_sizes: Sequence[int], *, activation: Literal["tanh", "relu"] = "tanh",
+                 shared_trunk: bool = False, initial_log_std: float = 0.0,
+                 bounds: tuple[Tensor, Tensor] | None = None) -> None:
+        super().__init__()
+        self.action_kind, self.action_size = action_kind, action_size
+        if shared_trunk and hidden_sizes:
+            # The trunk is an MLP whose output layer is the policy head; the value head reads its
+            # last hidden layer.
+            self.actor = MLP(observation_size, hidden_sizes, action_size, output_gain=0.01, activation=activation)
+            self.value_head = MLP(hidden_sizes[-1], (), 1, output_gain=1.0)
+            self.critic = None
+        else:
+            self.actor = MLP(observation_size, hidden_sizes, action_size, output_gain=0.01, activation=activation)
+            self.critic = MLP(observation_size, hidden_sizes, 1, output_gain=1.0, activation=activation)
+        self.log_std = (nn.Parameter(torch.full((action_size,), float(initial_log_std)))
+                        if action_kind == "box" else None)
+        self.register_buffer("low", None if bounds is None else torch.as_tensor(bounds[0], dtype=torch.float32))
+        self.register_buffer("high", None if bounds is None else torch.as_tensor(bounds[1], dtype=torch.float32))
+
+    @property
+    def squashed(self) -> bool:
+        return self.low is not None
+
+    def value(self, observations: Tensor) -> Tensor:
+        """``V(s)``, batch-shaped."""
+        if self.critic is not None:
+            return self.critic(observations).squeeze(-1)
+        return self.value_head(self.actor.hidden(observations)).squeeze(-1)
+
+    def draw_noise(self, steps: int, num_envs: int, generator: torch.Generator) -> Tensor:
+        if self.action_kind == "discrete":
+            return categorical_noise(steps, num_envs, self.action_size, generator)
+        return gaussian_noise(steps, num_envs, self.action_size, generator)
+
+    def sample(self, observations: Tensor, noise: Tensor) -> Tensor:
+        """A sample: an action index, a Gaussian action, or the pre-squash ``u`` (module docstring)."""
+        if self.action_kind == "discrete":
+            return categorical_sample(self.actor(observations), noise)
+        return gaussian_sample(self.actor(observations), self.log_std, noise)
+
+    def mode(self, observations: Tensor) -> Tensor:
+        """The greedy action in the same form as :meth:`sample` (pre-squash for squashed policies)."""
+        if self.action_kind == "discrete":
+            return categorical_mode(self.actor(observations))
+        return self.actor(observations)
+
+    def log_prob_and_entropy(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """``log pi(a|s)`` (with the squashing's change of variables) and the entropy bonus."""
+        return self._scored(self.actor(observations), actions)
+
+    def evaluate_actions(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``log pi(a|s)``, the entropy bonus and ``V(s)``, in one pass through a shared trunk."""
+        if self.critic is not None:
+            return (*self.log_prob_and_entropy(observations, actions), self.critic(observations).squeeze(-1))
+        hidden = self.actor.hidden(observations)
+        head = self.actor.layers[-1]
+        return (*self._scored(F.linear(hidden, head.weight, head.bias), actions),
+                self.value_head(hidden).squeeze(-1))
+
+    def _scored(self, output: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        if self.action_kind == "discrete":
+            return categorical_log_prob_and_entropy(output, actions)
+        log_probs, entropy = gaussian_log_prob_and_entropy(output, self.log_std, actions)
+        if self.squashed:
+            log_probs = log_probs - squash_log_det(actions, self.low, self.high)
         return log_probs, entropy

@@ -110,8 +110,8 @@ def _unreadable_reason(error: BaseException) -> str:
     return f"unreadable ({first_line.split('. This is an internal')[0]})"
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` with the same ``kind``.
+def load_checkpoint(path: str | os.PathLike, kind: str | None) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` with the same ``kind`` (None: any kind).
 
     The whole-file checksum is verified first (module docstring), then the file is read with
     ``torch.load(weights_only=True, map_location="cpu")``: only tensors and plain containers are
@@ -150,7 +150,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> dict[str, Any]:
             f"ascentrl {payload.get('library_version')!r}) is not readable by ascentrl {__version__}, "
             f"which reads format version {CHECKPOINT_FORMAT_VERSION}"
         )
-    if payload.get("kind") != kind:
+    if kind is not None and payload.get("kind") != kind:
         raise CheckpointError(
             f"checkpoint {source}: holds a {payload.get('kind')!r} checkpoint, expected {kind!r}"
         )

@@ -36,23 +36,25 @@ class CommandLineParser(argparse.ArgumentParser):
 
 
 def _field_docs(config_class: type) -> dict[str, str]:
-    """The string literal written under each field of a dataclass (its one-line doc)."""
-    try:
-        source = textwrap.dedent(inspect.getsource(config_class))
-    except (OSError, TypeError):
-        return {}
-    class_node = ast.parse(source).body[0]
+    """The string literal written under each field of a dataclass (its one-line doc), base classes' too."""
     docs: dict[str, str] = {}
-    body = getattr(class_node, "body", [])
-    for statement, following in zip(body, body[1:]):
-        if (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[statement.target.id] = " ".join(following.value.value.split())
+    for klass in reversed(config_class.__mro__):
+        if klass is object or not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = getattr(ast.parse(source).body[0], "body", [])
+        for statement, following in zip(body, body[1:]):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[statement.target.id] = " ".join(following.value.value.split())
     return docs
 
 
@@ -148,7 +150,8 @@ def given_options(parser: argparse.ArgumentParser, config_classes: Sequence[type
     not_given = object()  # not a string, so argparse does not run it through the option's type
     names = [field.name for config in config_classes for field in dataclasses.fields(config)]
     parser.set_defaults(**dict.fromkeys(names, not_given))
-    return {name for name, value in vars(parser.parse_args(argv)).items() if value is not not_given}
+    parsed = vars(parser.parse_args(argv))
+    return {name for name in names if parsed[name] is not not_given}
 
 
 def check_resume_options(given: set[str], allowed: Sequence[str]) -> None:

@@ -144,6 +144,7 @@ def make_vector_env(
     *,
     record_statistics: bool = True,
     statistics_window: int = 100,
+    vectorization_mode: Literal["sync"] | None = None,
     **env_kwargs: Any,
 ) -> tuple[VectorEnv, EnvSpaces]:
     """Build ``num_envs`` copies of ``env_id`` as one Gymnasium vector env and check its spaces.
@@ -154,6 +155,9 @@ def make_vector_env(
         record_statistics: wrap in ``gymnasium.wrappers.vector.RecordEpisodeStatistics``; its
             ``return_queue`` then holds the returns of the last ``statistics_window`` finished
             episodes and ``episode_count`` counts them.
+        vectorization_mode: ``"sync"`` for a ``SyncVectorEnv`` of ``num_envs`` single envs (whose
+            sub-envs can be reset and stepped one by one); None lets Gymnasium pick the env's native
+            vector implementation where it has one.
         env_kwargs: passed to the env's constructor (e.g. ``max_episode_steps``).
 
     Returns:
@@ -168,7 +172,7 @@ def make_vector_env(
         raise ValueError(f"statistics_window must be a positive integer, got {statistics_window!r}")
     _spec(env_id)
     try:
-        env = gym.make_vec(env_id, num_envs=num_envs, **env_kwargs)
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=vectorization_mode, **env_kwargs)
     except (gym.error.Error, ImportError) as error:  # ImportError: an optional dependency is missing
         raise _cannot_build(env_id, error) from None
     try:

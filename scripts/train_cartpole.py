@@ -45,7 +45,7 @@ from ascentrl.training import command_line
 
 
 def build_parser() -> CommandLineParser:
-    return command_line.build_parser(Reinforce, __doc__)
+    return command_line.build_parser(Reinforce, __doc__, prog="train_cartpole.py")
 
 
 def main(argv: list[str] | None = None) -> int:

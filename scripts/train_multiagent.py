@@ -51,7 +51,7 @@ from ascentrl.training import command_line
 
 
 def build_parser() -> CommandLineParser:
-    return command_line.build_parser(MultiAgentReinforce, __doc__)
+    return command_line.build_parser(MultiAgentReinforce, __doc__, prog="train_multiagent.py")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -126,14 +127,24 @@ class PreparedRun:
             self.folder.__exit__(None, None, None)
 
 
-def build_parser(learner_class: type[Learner], doc: str) -> CommandLineParser:
-    """Options of the learner's training options, :class:`RunOptions` and the learner's config."""
-    parser = CommandLineParser(description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
+def build_parser(learner_class: type[Learner], doc: str, *, prog: str | None = None,
+                 defaults: dict[str, Any] | None = None,
+                 extra: Callable[[argparse.ArgumentParser], None] | None = None) -> CommandLineParser:
+    """Options of the learner's training options, :class:`RunOptions` and the learner's config.
+
+    ``prog`` names the script in messages; ``defaults`` replace option defaults (a preset);
+    ``extra`` adds options of the caller's own.
+    """
+    parser = CommandLineParser(prog=prog, description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if extra is not None:
+        extra(parser)
     group = parser.add_argument_group("run")
     add_config_arguments(group, learner_class.training_options_class)
     add_config_arguments(group, RunOptions)
     add_config_arguments(parser.add_argument_group(learner_class.__name__), learner_class.config_class)
+    if defaults:
+        parser.set_defaults(**defaults)
     return parser
 
 
@@ -324,9 +335,18 @@ def _finish(run: PreparedRun, history: Any, stop: StopOnSignals, *, program: str
     return exit_code
 
 
-def main(learner_class: type[Learner], argv: Sequence[str] | None, *, doc: str, script: str) -> int:
-    """Parse ``argv`` (``sys.argv[1:]`` when None), prepare the run, train; returns the exit code."""
-    parser = build_parser(learner_class, doc)
+def main(learner_class: type[Learner], argv: Sequence[str] | None, *, doc: str, script: str,
+         defaults: dict[str, Any] | None = None, extra: Callable[[argparse.ArgumentParser], None] | None = None,
+         announce: str | None = None) -> int:
+    """Parse ``argv`` (``sys.argv[1:]`` when None), prepare the run, train; returns the exit code.
+
+    ``defaults`` and ``extra`` as in :func:`build_parser`; ``announce`` is printed once the run is
+    prepared (e.g. which preset it starts from).
+    """
+    def make_parser() -> CommandLineParser:
+        return build_parser(learner_class, doc, prog=os.path.basename(script), defaults=defaults, extra=extra)
+
+    parser = make_parser()
     arguments = parser.parse_args(argv)
     classes = (learner_class.training_options_class, RunOptions, learner_class.config_class)
     try:
@@ -334,9 +354,11 @@ def main(learner_class: type[Learner], argv: Sequence[str] | None, *, doc: str, 
         options = config_from_args(RunOptions, arguments)
         config = config_from_args(learner_class.config_class, arguments) if options.resume is None else None
         run = prepare_run(learner_class, options, training, config,
-                          lambda: given_options(build_parser(learner_class, doc), classes, argv))
+                          lambda: given_options(make_parser(), classes, argv))
     except (ValueError, TypeError, OSError) as error:
         fail(parser, error)
+    if announce is not None and run.context.is_main:
+        print(announce, flush=True)
     with run.context:
         try:
             return train(run, program=parser.prog, resume_command=f"python {sys.argv[0] if argv is None else script}")

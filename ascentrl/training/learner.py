@@ -106,6 +106,7 @@ class Learner(LearnerState, ABC):
             raise TypeError("distributed must be the DistributedContext returned by "
                             f"ascentrl.distributed.init_distributed(), got {type(distributed).__name__}")
         self.config = config
+        self._set_threads()  # before any network is initialized: the result depends on the thread count
         self.distributed = distributed if distributed is not None else DistributedContext()
         """This process's place in a data-parallel job; rank 0 of 1 without torchrun."""
         # Every rank acts with its own noise and envs; rank 0's are the single-process run's.
@@ -219,6 +220,12 @@ class Learner(LearnerState, ABC):
         generator state of any environment has to be captured for an exact resume.
         """
         return int(np.random.SeedSequence([self.rank_seed, self.iterations]).generate_state(1)[0])
+
+    def _set_threads(self) -> None:
+        """``torch.set_num_threads(config.torch_threads)`` (process-wide), unless it is None."""
+        if getattr(self.config, "torch_threads", None) is not None:
+            check_thread_count("torch_threads", self.config.torch_threads)  # torch crashes on absurd counts
+            torch.set_num_threads(self.config.torch_threads)
 
     def counter(self, name: str) -> int:
         """The counter ``name`` (one of ``counter_names``, or ``"iterations"``)."""
@@ -374,9 +381,7 @@ class Learner(LearnerState, ABC):
         checkpoint_every: int | None,
         should_stop: Callable[[], bool] | None,
     ) -> History:
-        if getattr(self.config, "torch_threads", None) is not None:
-            check_thread_count("torch_threads", self.config.torch_threads)  # torch crashes on absurd counts
-            torch.set_num_threads(self.config.torch_threads)
+        self._set_threads()
         run = self.training_run
         history = run.history
         schedulers = self._schedulers(run)

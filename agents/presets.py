@@ -1,0 +1,74 @@
+"""Tuned hyperparameters per algorithm and environment, kept in one place.
+
+``scripts/train.py --algo ALGO --env ID`` starts from ``PRESETS[ALGO][ID]`` when there is one (and
+says so); any option given on the command line overrides it, and ``--preset none`` starts from the
+config's plain defaults. A preset may also set the training budget (``total_steps``).
+
+Where they come from. The PPO and A2C entries start from the RL-Baselines3-Zoo's tuned
+hyperparameters (translated: ``n_envs`` -> ``num_envs``, ``n_steps`` -> ``num_steps``,
+``batch_size`` -> ``minibatches = num_envs * num_steps / batch_size``, ``lin_X`` -> ``lr X`` with a
+linear schedule, ``normalize`` -> observation and reward normalization, ``log_std_init`` ->
+``initial_log_std``); entries marked "ours" were changed after measuring (see
+``scripts/bench_pg.py``). The REINFORCE entries are the settings measured in the README.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PRESETS", "preset_for"]
+
+_MUJOCO_NETWORK = {"hidden_sizes": (256, 256), "activation": "relu", "initial_log_std": -2.0,
+                   "normalize_observations": True, "normalize_rewards": True}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "reinforce": {
+        "CartPole-v1": {},  # the defaults are tuned for it
+        "Acrobot-v1": {"total_steps": 500_000},
+        "Pendulum-v1": {"num_envs": 8, "gamma": 0.95, "baseline": "value", "lr": 0.005, "value_lr": 0.3,
+                        "total_steps": 1_000_000},
+    },
+    "ppo": {
+        "CartPole-v1": {"num_envs": 8, "num_steps": 32, "minibatches": 1, "gae_lambda": 0.8, "gamma": 0.98,
+                        "epochs": 20, "lr": 1e-3, "lr_schedule": "linear", "total_steps": 100_000},
+        "Acrobot-v1": {"num_envs": 16, "num_steps": 256, "minibatches": 64, "gae_lambda": 0.94, "epochs": 4,
+                       "normalize_observations": True, "normalize_rewards": True, "total_steps": 1_000_000},
+        "LunarLander-v3": {"num_envs": 16, "num_steps": 1024, "minibatches": 256, "gae_lambda": 0.98,
+                           "gamma": 0.999, "epochs": 4, "entropy_coef": 0.01, "total_steps": 1_000_000},
+        "Pendulum-v1": {"num_envs": 4, "num_steps": 1024, "minibatches": 64, "gae_lambda": 0.95, "gamma": 0.9,
+                        "epochs": 10, "lr": 1e-3, "normalize_observations": True, "normalize_rewards": True,
+                        "total_steps": 200_000},
+        "HalfCheetah-v5": {**_MUJOCO_NETWORK, "num_envs": 1, "num_steps": 512, "minibatches": 8, "gamma": 0.98,
+                           "lr": 2.0633e-05, "entropy_coef": 0.000401762, "clip_range": 0.1, "epochs": 20,
+                           "gae_lambda": 0.92, "max_grad_norm": 0.8, "value_coef": 0.58096,
+                           "total_steps": 1_000_000},
+        "Hopper-v5": {**_MUJOCO_NETWORK, "num_envs": 1, "num_steps": 512, "minibatches": 16, "gamma": 0.999,
+                      "lr": 9.80828e-05, "entropy_coef": 0.00229519, "clip_range": 0.2, "epochs": 5,
+                      "gae_lambda": 0.99, "max_grad_norm": 0.7, "value_coef": 0.835671, "total_steps": 1_000_000},
+        "Walker2d-v5": {**_MUJOCO_NETWORK, "num_envs": 1, "num_steps": 512, "minibatches": 16, "gamma": 0.99,
+                        "lr": 5.05041e-05, "entropy_coef": 0.000585045, "clip_range": 0.1, "epochs": 20,
+                        "gae_lambda": 0.95, "max_grad_norm": 1.0, "value_coef": 0.871923, "total_steps": 1_000_000},
+    },
+    "a2c": {
+        "CartPole-v1": {"num_envs": 8, "entropy_coef": 0.0, "total_steps": 500_000},
+        "Acrobot-v1": {"num_envs": 16, "normalize_observations": True, "normalize_rewards": True,
+                       "total_steps": 500_000},
+        "LunarLander-v3": {"num_envs": 8, "gamma": 0.995, "num_steps": 5, "lr": 0.00083, "lr_schedule": "linear",
+                           "entropy_coef": 0.00001, "total_steps": 1_000_000},
+        "Pendulum-v1": {"num_envs": 8, "num_steps": 8, "gae_lambda": 0.9, "value_coef": 0.4, "lr": 7e-4,
+                        "lr_schedule": "linear", "initial_log_std": -2.0, "normalize_observations": True,
+                        "normalize_rewards": True, "total_steps": 1_000_000},
+        "HalfCheetah-v5": {**_MUJOCO_NETWORK, "num_envs": 4, "num_steps": 8, "gae_lambda": 0.9, "value_coef": 0.4,
+                           "lr": 0.00096, "lr_schedule": "linear", "total_steps": 2_000_000},
+        "Hopper-v5": {**_MUJOCO_NETWORK, "num_envs": 4, "num_steps": 8, "gae_lambda": 0.9, "value_coef": 0.4,
+                      "lr": 0.00096, "lr_schedule": "linear", "total_steps": 2_000_000},
+        "Walker2d-v5": {**_MUJOCO_NETWORK, "num_envs": 4, "num_steps": 8, "gae_lambda": 0.9, "value_coef": 0.4,
+                        "lr": 0.00096, "lr_schedule": "linear", "total_steps": 2_000_000},
+    },
+}
+"""``PRESETS[algo][env id]``: option name -> value (see the module docstring)."""
+
+
+def preset_for(algo: str, env: str) -> dict[str, Any]:
+    """The preset of ``algo`` on ``env`` (a copy), or ``{}`` when there is none."""
+    return dict(PRESETS.get(algo, {}).get(env, {}))
