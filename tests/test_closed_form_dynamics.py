@@ -132,6 +132,19 @@ def test_a_second_run_continues_from_the_optimizers_state():
     assert_same_runs(runs)
 
 
+def test_a_hand_set_start_off_the_simplex():
+    """x = θ − mean(θ) + 1/A off the simplex's affine hull (the closed form otherwise reads x = θ)."""
+    game = GAMES["two_by_three"]
+    runs = []
+    for closed_form in (True, False):
+        players = players_for(game, "simplex", lr=0.2)
+        with torch.no_grad():
+            players[1].parameter.copy_(torch.tensor([0.9, 0.5, -0.1], dtype=torch.float64))
+        runs.append((play(game, players, method="alternating", steps=20, closed_form=closed_form), players))
+    assert_same_runs(runs)
+    assert runs[0][0].strategies[1][0].tolist() == pytest.approx([0.8, 0.4, -0.2], abs=1e-15)
+
+
 def test_many_starts_of_one_game():
     game = make_matrix_game("rock_paper_scissors")
     runs = []

@@ -140,6 +140,10 @@ class ClosedFormDynamics:
         self._n_parameters = float(sum(self.game.actions))
         if self.method == "sga":
             self._adjustment = torch.tensor(dynamics.adjustment, dtype=dtype)
+        # Simplex players start on the simplex (the projection keeps them there); a start off its
+        # affine hull, which only a hand-set parameter can be, reads its strategies by the formula.
+        self._on_hull = not self.game.softmax and all(
+            bool(((view.sum(-1) - 1).abs() <= 1e-12).all()) for view in self._views)
 
     def run(self, steps: Iterable) -> list[Tensor]:
         """Take one step per element of ``steps`` (e.g. ``range(n)`` or a tqdm bar) and write the
@@ -148,7 +152,7 @@ class ClosedFormDynamics:
         Returns:
             Per player, the strategies ``(len(steps) + 1, *batch, A_i)``: the start, then every iterate.
         """
-        strategies = self.game.strategies(self._theta)
+        strategies = self._projected_strategies()
         history = [strategies]
         step = getattr(self, f"_{self.method}")
         for _ in steps:
@@ -168,7 +172,7 @@ class ClosedFormDynamics:
     def _alternating(self, strategies: Tensor) -> Tensor:
         for player in range(len(self._parameters)):
             if player > 0:
-                strategies = self.game.strategies(self._theta)
+                strategies = self._projected_strategies()
             self._ascend(self.game.gradient(strategies), player)
         return self._projected_strategies()
 
@@ -213,24 +217,21 @@ class ClosedFormDynamics:
         return self._projected_strategies()
 
     def _projected_strategies(self) -> Tensor:
-        """The strategies right after every player's projection: softmax(θ), or for simplex players θ
-        itself (``θ − mean(θ) + 1/A = θ`` on the simplex, to rounding; one copy instead of a product)."""
-        return self.game.strategies(self._theta) if self.game.softmax else self._theta.clone()
+        """The strategies, read (as every method reads them) at the start or right after the simplex
+        players' projection: softmax(θ), or ``θ`` itself where ``θ − mean(θ) + 1/A = θ`` (to rounding),
+        i.e. where ``Σθ = 1``: one copy instead of a matrix product."""
+        return self._theta.clone() if self._on_hull else self.game.strategies(self._theta)
 
     # ------------------------------------------------------------------------- optimization
     def _ascend(self, directions: Tensor, player: int | None = None) -> None:
         """Each player's (or one player's) Ascent update along its direction, then projection."""
         players = range(len(self._parameters)) if player is None else (player,)
         if self._stacked:
-            settings = self._settings[0]
-            if settings["momentum"] or settings["weight_decay"]:
-                rules.sgd_forloop([self._theta], [directions], self._buffers, **settings)
-            else:
-                self._theta.add_(directions, alpha=settings["lr"])
+            _sgd_step(self._theta, directions, self._buffers, self._settings[0])
         for i in players:
             if not self._stacked:
-                rules.sgd_forloop([self._views[i]], [directions[..., i, : self.game.actions[i]]], self._buffers[i],
-                                  **self._settings[i])
+                direction = directions[..., i, : self.game.actions[i]]
+                _sgd_step(self._views[i], direction, self._buffers[i], self._settings[i])
             self._optimizer_steps[i] += 1
             self._last_directions[i] = directions
         if self.game.softmax:
@@ -256,6 +257,15 @@ class ClosedFormDynamics:
             direction = self._last_directions[i][..., i, : self.game.actions[i]]
             norm = None if optimizer.nonfinite == "ignore" else float(torch.linalg.vector_norm(direction))
             optimizer.last_stats = StepStats(optimizer.steps, optimizer.param_groups[0]["lr"], norm, None, False, False)
+
+
+def _sgd_step(parameters: Tensor, direction: Tensor, buffers: list[Tensor | None], settings: dict) -> None:
+    """Ascent's SGD rule (:func:`ascentrl._update_rules.sgd_forloop`) on one tensor. Without momentum
+    and weight decay it is the single ``θ += η·direction``, bit for bit the rule's ``θ −= η·(−direction)``."""
+    if settings["momentum"] or settings["weight_decay"]:
+        rules.sgd_forloop([parameters], [direction], buffers, **settings)
+    else:
+        parameters.add_(direction, alpha=settings["lr"])
 
 
 def _update_settings(optimizer: Ascent) -> dict:
