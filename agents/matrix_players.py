@@ -205,7 +205,7 @@ def play(
     )
 
     parameterizations = [player.parameterization for player in players]
-    unsupported = closed_form_unsupported(dynamics, parameterizations)
+    unsupported = closed_form_unsupported(dynamics, parameterizations, game.payoffs)
     if closed_form and unsupported is not None:
         raise ValueError(f"closed_form=True, but the closed form does not cover this run: {unsupported}")
     use_closed_form = unsupported is None if closed_form is None else closed_form

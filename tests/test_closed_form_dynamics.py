@@ -173,6 +173,14 @@ def test_settings_outside_the_closed_form_run_on_autograd(player_options, reason
              closed_form=True)
 
 
+def test_games_too_large_for_the_operator_run_on_autograd():
+    game = random_general_sum_game((17, 17, 17, 17), seed=1)  # (4·17)^4 > 2^24 operator entries
+    players = players_for(game, "softmax", lr=0.1)
+    assert not play(game, players, method="simultaneous", steps=1).closed_form
+    with pytest.raises(ValueError, match="too large: its Hessian-block operator would hold 21,381,376 entries"):
+        play(game, players, method="simultaneous", steps=1, closed_form=True)
+
+
 def test_players_with_different_parameterizations_run_on_autograd():
     game = GAMES["matching_pennies"]
     players = [MatrixGamePlayer(2, parameterization="simplex"), MatrixGamePlayer(2, parameterization="softmax")]

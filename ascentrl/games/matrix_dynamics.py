@@ -31,9 +31,10 @@ At the end the parameters, momentum buffers, step counts and ``last_stats`` are 
 players' tensors and optimizers, as if autograd had run. What the closed form does not cover runs on
 autograd (:func:`closed_form_unsupported` names the reason): adaptive modes, gradient clipping,
 escape strategies, ``track_update_norm``, optimizers other than ``Ascent`` or with several parameter
-groups, players with different parameterizations or several parameter tensors, and subclasses of
-the dynamics. Gradients of finite payoffs are finite, so the optimizers' ``nonfinite`` policy never
-acts; a non-finite strategy (payoffs near the float range) raises.
+groups, players with different parameterizations or several parameter tensors, subclasses of the
+dynamics, and games whose Hessian-block operator would exceed :data:`MAX_OPERATOR_ENTRIES`.
+Gradients of finite payoffs are finite, so the optimizers' ``nonfinite`` policy never acts; a
+non-finite strategy (payoffs near the float range) raises.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ from ascentrl.games.simplex import _project, _reciprocal_counts
 PARAMETERIZATIONS = ("softmax", "simplex")
 """How a player's parameters give its mixed strategy: ``softmax(θ)``, or ``θ`` kept on the simplex."""
 
+MAX_OPERATOR_ENTRIES = 2**24
+"""Largest Hessian-block operator (``(nA)^n`` entries per game, :mod:`ascentrl.games.matrix_gradients`)
+the closed form builds; larger games run on autograd."""
+
 _METHODS = {
     SimultaneousAscent: "simultaneous",
     AlternatingAscent: "alternating",
@@ -72,12 +77,15 @@ _METHODS = {
 }
 
 
-def closed_form_unsupported(dynamics: GameDynamics, parameterizations: Sequence[str]) -> str | None:
+def closed_form_unsupported(
+    dynamics: GameDynamics, parameterizations: Sequence[str], payoffs: Tensor | None = None
+) -> str | None:
     """Why :class:`ClosedFormDynamics` cannot reproduce ``dynamics`` exactly, or None if it can.
 
     Args:
         dynamics: a dynamics whose players each hold one parameter tensor.
         parameterizations: each player's parameterization, from :data:`PARAMETERIZATIONS`.
+        payoffs: the game's payoff tensor, if its size is to be checked too.
     """
     if type(dynamics) not in _METHODS:
         return f"{type(dynamics).__name__} is not one of the dynamics of ascentrl.games.DYNAMICS"
@@ -90,6 +98,13 @@ def closed_form_unsupported(dynamics: GameDynamics, parameterizations: Sequence[
         reason = _unsupported_optimizer(optimizer, player)
         if reason is not None:
             return f"optimizers[{index}] {reason}"
+    if payoffs is not None:
+        n_players = len(dynamics.players)
+        width = max(player[0].shape[-1] for player in dynamics.players)
+        entries = payoffs[(..., *[0] * (n_players + 1))].numel() * (n_players * width) ** n_players
+        if entries > MAX_OPERATOR_ENTRIES:
+            return (f"the game is too large: its Hessian-block operator would hold {entries:,} entries"
+                    f" (more than {MAX_OPERATOR_ENTRIES:,})")
     return None
 
 
@@ -109,7 +124,7 @@ class ClosedFormDynamics:
     """
 
     def __init__(self, dynamics: GameDynamics, payoffs: Tensor, parameterizations: Sequence[str]) -> None:
-        reason = closed_form_unsupported(dynamics, parameterizations)
+        reason = closed_form_unsupported(dynamics, parameterizations, payoffs)
         if reason is not None:
             raise ValueError(f"the closed form cannot reproduce this dynamics: {reason}")
         self.dynamics = dynamics

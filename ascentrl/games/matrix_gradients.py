@@ -13,11 +13,11 @@ and payoff tensor ``P_i`` (``payoffs[i]``), and ascends ``u_i = P_i(x_1, …, x_
   ``i ≠ j``) is ``P_i`` contracted with every ``x_k``, ``k ∉ {i, j}``, and ``∂²u_i/∂x_i² = 0``
   (``u_i`` is linear in ``x_i``). On the stacked profile they form one matrix ``B = [T_ij]`` with
   zero diagonal blocks; as ``T_ij x_j = d_i`` for every ``j ≠ i``, ``B x = (n − 1) d``. With two
-  players ``B = [[0, P_1], [P_2ᵀ, 0]]`` is constant. With more, ``B`` depends on the profile and is
-  formed at each step by one batched product: every payoff tensor is permuted to the axes
-  ``(i, j, others…)`` and flattened once (``n(n − 1)`` copies of the payoffs are kept), and ``T_ij`` is
-  that matrix times the Kronecker product of the other strategies. Every Hessian product below is
-  then a product with ``B`` or ``Bᵀ``.
+  players ``B = [[0, P_1], [P_2ᵀ, 0]]`` is constant. With more, ``B`` is multilinear in the profile:
+  ``vec(B) = W X^{⊗(n−2)}`` for the flattened stacked profile ``X`` and a matrix ``W`` of the payoffs
+  built once (``(nA)^n`` entries), so ``B`` at a step is one matrix product and the deviation
+  payoffs are ``d = B x / (n − 1)``. Every Hessian product below is then a product with ``B`` or
+  ``Bᵀ``.
 * The parameterization's Jacobian ``S_i = ∂x_i/∂θ_i`` (symmetric) and curvature. ``"simplex"``:
   ``x = θ − mean(θ) + 1/A`` (the identity on the simplex, where the projection keeps ``θ``, and
   the affine map onto its hull), ``S = C = I − 11ᵀ/A`` and no curvature. ``"softmax"``:
@@ -81,11 +81,19 @@ class MatrixGameGradients:
         """``(n, A)``: 0 on real actions, ``−inf`` on padded ones; None without padding."""
         self._centering = _block_centering(self.actions, width, dtype)
         self._uniform = (real / torch.tensor(self.actions, dtype=dtype).unsqueeze(1)).reshape(-1, 1)
-        self._contractions = _Contractions(list(payoffs.detach().to(dtype).unbind(-n_players - 1)), width)
-        # Two players: B does not depend on the strategies; build it (with C folded in) once.
+        self._blocks = _HessianBlocks(list(payoffs.detach().to(dtype).unbind(-n_players - 1)), width)
+        self._deviation_scale = 1.0 / (n_players - 1)
+        self._last_blocks: tuple[Tensor, Tensor] | None = None
+        # Two players: B does not depend on the strategies; build B, Bᵀ and [Bᵀ; (Bᵀ − B)/2] once,
+        # with the simplex players' constant S = C folded in on the left.
         self._constant = None
         if n_players == 2:
-            self._constant = self._operators(None, fold=not softmax)
+            direct = self._blocks.at(None)
+            transposed, antisymmetric = direct.mT, (direct.mT - direct) * 0.5
+            if not softmax:
+                direct, transposed, antisymmetric = (self._centering @ m for m in (direct, transposed, antisymmetric))
+            self._constant = _Operators(direct, transposed.contiguous(),
+                                        torch.cat([transposed, antisymmetric], dim=-2), folded=not softmax)
 
     def strategies(self, parameters: Tensor) -> Tensor:
         """``x = σ(θ)`` for every player, ``(*batch, n, A)``."""
@@ -98,27 +106,39 @@ class MatrixGameGradients:
         if self._constant is not None:
             deviations = self._apply(self._constant.direct, strategies)  # B x, or C B x (folded)
             return self._left(strategies, deviations, self._constant)
-        return self.tangent(strategies, self._contractions.deviations(strategies))
+        deviations = self._apply(self._blocks_at(strategies), strategies).mul_(self._deviation_scale)  # B x/(n−1)
+        return self.tangent(strategies, deviations)
 
     def sga_products(self, strategies: Tensor, gradient: Tensor) -> tuple[Tensor, Tensor]:
         """``(Jᵀg, Aᵀg)`` at ``strategies`` for the gradient ``g`` there, ``A = (J − Jᵀ)/2``."""
-        operators = self._operators(strategies)
+        if self._constant is not None:
+            operator, folded = self._constant.transposed_and_antisymmetric, self._constant.folded
+        else:
+            blocks = self._blocks_at(strategies)
+            operator, folded = torch.cat([blocks.mT, (blocks.mT - blocks) * 0.5], dim=-2), False
         inner, curvature = self._inner_and_curvature(strategies, gradient)
-        pair = (operators.transposed_and_antisymmetric @ inner.view(*self._flat_shape)).view(*self._pair_shape)
-        transposed, antisymmetric = self._left(strategies.unsqueeze(-3), pair, operators).unbind(-3)
+        pair = (operator @ inner.view(*self._flat_shape)).view(*self._pair_shape)
+        if not folded:
+            pair = self.tangent(strategies.unsqueeze(-3), pair)
+        transposed, antisymmetric = pair.unbind(-3)
         return (transposed if curvature is None else transposed + curvature), antisymmetric
 
     def transposed_hessian_product(self, strategies: Tensor, gradient: Tensor) -> Tensor:
         """``Jᵀg`` alone (consensus)."""
-        operators = self._operators(strategies)
+        if self._constant is not None:
+            operator, folded = self._constant.transposed, self._constant.folded
+        else:
+            operator, folded = self._blocks_at(strategies).mT, False
         inner, curvature = self._inner_and_curvature(strategies, gradient)
-        product = self._left(strategies, self._apply(operators.transposed, inner), operators)
+        product = self._apply(operator, inner)
+        if not folded:
+            product = self.tangent(strategies, product)
         return product if curvature is None else product.add_(curvature)
 
     def lola_shaping(self, strategies: Tensor) -> Tensor:
         """Two players: in player ``p``'s slot, ``J_opᵀ c_p = S_p T_opᵀ S_o c_p`` with
         ``c_p = ∇_{θ_o} u_p = S_o T_poᵀ x_p`` (the opponent's gradient of my payoff, held constant)."""
-        operators = self._operators(strategies)
+        operators = self._constant
         opponents_gradients = self._left(strategies, self._apply(operators.transposed, strategies), operators)
         inner = self.tangent(strategies, opponents_gradients) if self.softmax else opponents_gradients
         return self._left(strategies, self._apply(operators.transposed, inner), operators)
@@ -143,17 +163,12 @@ class MatrixGameGradients:
         """The per-player views ``stacked[..., i, :A_i]``."""
         return [stacked[..., i, :count] for i, count in enumerate(self.actions)]
 
-    def _operators(self, strategies: Tensor | None, *, fold: bool = False) -> _Operators:
-        """``B``, ``Bᵀ`` and ``[Bᵀ; (Bᵀ − B)/2]`` at ``strategies`` (constant with two players), with
-        ``B = [T_ij]`` on the flattened stack; ``fold`` multiplies ``C`` in on the left."""
-        if self._constant is not None:
-            return self._constant
-        blocks = self._contractions.blocks(strategies)
-        transposed = blocks.mT
-        antisymmetric = (transposed - blocks) * 0.5
-        if fold:
-            blocks, transposed, antisymmetric = (self._centering @ m for m in (blocks, transposed, antisymmetric))
-        return _Operators(blocks, transposed.contiguous(), torch.cat([transposed, antisymmetric], dim=-2), fold)
+    def _blocks_at(self, strategies: Tensor) -> Tensor:
+        """``B`` at ``strategies`` (three or more players), kept for the next call with the same
+        tensor: a step asks for it for the gradient and again for the Hessian products."""
+        if self._last_blocks is None or self._last_blocks[0] is not strategies:
+            self._last_blocks = (strategies, self._blocks.at(strategies))
+        return self._last_blocks[1]
 
     def _left(self, strategies: Tensor, products: Tensor, operators: _Operators) -> Tensor:
         """The left-hand ``S_i`` of a product with ``B`` (already in the operator when folded)."""
@@ -177,69 +192,57 @@ class MatrixGameGradients:
 
 
 class _Operators(NamedTuple):
+    """The constant two-player operators (``C`` folded in on the left for simplex players)."""
+
     direct: Tensor
     transposed: Tensor
     transposed_and_antisymmetric: Tensor
     folded: bool
 
 
-class _Contractions:
-    """The contractions of the payoff tensors with the strategies, as batched matrix products.
+class _HessianBlocks:
+    """``B = [T_ij]`` as a matrix acting on a Kronecker power of the stacked profile.
 
-    Every player's payoffs are padded to ``A`` actions per player and permuted once: to the axes
-    ``(i, others…)``, flattened to ``A × A^{n−1}``, for the deviation payoffs ``d_i``; and, for each
-    ordered pair ``(i, j)``, to ``(i, j, rest…)``, flattened to ``A × A × A^{n−2}``, for the blocks
-    ``T_ij``. At a profile each is one batched product with a Kronecker product of strategies."""
+    With ``X`` the flattened stack of all strategies (``nA`` entries) and ``X^{⊗k}`` its ``k``-fold
+    Kronecker power, ``vec(B) = W X^{⊗(n−2)}``: ``W[(i, a), (j, b), (k_1, c_1), …]`` holds
+    ``P_i[a, b, c_1, …]`` (axes reordered to ``i, j, k_1, …``) where ``k_1 < k_2 < …`` are the players
+    other than ``i`` and ``j``, and zero elsewhere. ``W`` is built once (``(nA)^n`` entries); ``B`` at a
+    profile is then one matrix product. With two players ``X^{⊗0} = 1`` and ``B`` is constant."""
 
     def __init__(self, player_payoffs: Sequence[Tensor], width: int) -> None:
         n_players = len(player_payoffs)
-        self.pairs = [(i, j) for i in range(n_players) for j in range(n_players) if i != j]
         padded = [torch.nn.functional.pad(p, [pad for a in reversed(p.shape[-n_players:]) for pad in (0, width - a)])
                   for p in player_payoffs]
-        batch = len(padded[0].shape) - n_players
+        batch = padded[0].shape[:-n_players]
+        every = slice(None)
+        weights = padded[0].new_zeros(*batch, *[n_players, width] * n_players)
+        for i, payoffs in enumerate(padded):
+            for j in range(n_players):
+                if j == i:
+                    continue
+                rest = [k for k in range(n_players) if k not in (i, j)]
+                ordered = payoffs.permute(*range(len(batch)), *[len(batch) + k for k in (i, j, *rest)])
+                weights[(..., i, every, j, every, *[index for k in rest for index in (k, every)])] = ordered
+        size = n_players * width
+        self._weights = weights.reshape(*batch, size * size, size ** (n_players - 2))
+        self._n_players, self._size = n_players, size
 
-        def kernel(player: int, leading: tuple[int, ...]) -> Tensor:
-            rest = [k for k in range(n_players) if k not in leading]
-            axes = [*range(batch), *[batch + k for k in (*leading, *rest)]]
-            return padded[player].permute(*axes).reshape(*padded[player].shape[:batch], *([width] * len(leading)), -1)
-
-        self._deviation_kernels = torch.stack([kernel(i, (i,)) for i in range(n_players)], dim=-3)
-        self._others = torch.tensor([[k for k in range(n_players) if k != i] for i in range(n_players)])
-        self._block_kernels = torch.stack([kernel(i, (i, j)) for i, j in self.pairs], dim=-4)
-        self._rest = torch.tensor([[k for k in range(n_players) if k not in pair] for pair in self.pairs],
-                                  dtype=torch.long).reshape(len(self.pairs), n_players - 2)
-        # Where each (i, j) block comes from in [0, T_pair_1, T_pair_2, …]: 0 on the diagonal.
-        block_index = torch.zeros(n_players, n_players, dtype=torch.long)
-        for number, (i, j) in enumerate(self.pairs):
-            block_index[i, j] = number + 1
-        self._block_index = block_index.flatten()
-        self._n_players, self._width = n_players, width
-
-    def deviations(self, strategies: Tensor) -> Tensor:
-        """``d_i`` for every player, stacked ``(*batch, n, A)``."""
-        kronecker = _kronecker(strategies, self._others)
-        return (self._deviation_kernels @ kronecker.unsqueeze(-1)).squeeze(-1)
-
-    def blocks(self, strategies: Tensor | None) -> Tensor:
+    def at(self, strategies: Tensor | None) -> Tensor:
         """``B = [T_ij]`` (zero diagonal blocks) on the flattened stack, ``nA × nA``, at the stacked
         strategies (None with two players)."""
-        if self._rest.shape[1] == 0:
-            blocks = self._block_kernels.squeeze(-1)
-        else:
-            blocks = (self._block_kernels @ _kronecker(strategies, self._rest)[..., None, :, None]).squeeze(-1)
-        n_players, width = self._n_players, self._width
-        with_zero = torch.cat([blocks.new_zeros(*blocks.shape[:-3], 1, width, width), blocks], dim=-3)
-        grid = with_zero.index_select(-3, self._block_index).unflatten(-3, (n_players, n_players))
-        return grid.transpose(-3, -2).reshape(*grid.shape[:-4], n_players * width, n_players * width)
+        if self._n_players == 2:
+            return self._weights.view(*self._weights.shape[:-2], self._size, self._size)
+        power = _kronecker_power(strategies.flatten(-2), self._n_players - 2)
+        product = self._weights @ power.unsqueeze(-1)
+        return product.view(*product.shape[:-2], self._size, self._size)
 
 
-def _kronecker(strategies: Tensor, players: Tensor) -> Tensor:
-    """Row ``r``: the Kronecker product of the strategies of ``players[r]`` (in that order), flattened."""
-    kronecker = strategies.index_select(-2, players[:, 0])
-    for column in range(1, players.shape[1]):
-        following = strategies.index_select(-2, players[:, column])
-        kronecker = (kronecker.unsqueeze(-1) * following.unsqueeze(-2)).flatten(-2)
-    return kronecker
+def _kronecker_power(vector: Tensor, power: int) -> Tensor:
+    """``vector^{⊗power}`` along the last axis (``power ≥ 1``), flattened row-major."""
+    result = vector
+    for _ in range(power - 1):
+        result = (result.unsqueeze(-1) * vector.unsqueeze(-2)).flatten(-2)
+    return result
 
 
 def _block_centering(actions: list[int], width: int, dtype: torch.dtype) -> Tensor:
