@@ -51,6 +51,8 @@ all-zero payoffs of every shape up to 10×10. Games whose entries span sixteen o
 (10% to 30% of them) and rank-one games plus 1e-10 noise (under 1%, at NashConv ≤ 2.2e-9) can stay
 uncertified: their structure lies below float64's resolution of the normalized payoffs. scipy's
 HiGHS fails outright on 6% of the former and ends 1e-9 from the equilibrium on all of the latter.
+Rebuilding the tableau from such a game's final basis and pivoting again under Bland's rule
+certified none of them in these experiments, so the solver does not retry: it reports them.
 """
 
 from __future__ import annotations
