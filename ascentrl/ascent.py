@@ -9,6 +9,7 @@ applies the escape strategy of :mod:`ascentrl.escape`.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -240,7 +241,13 @@ class Ascent(Optimizer):
 
     # ------------------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        super().add_param_group(param_group)
+        # torch wraps Optimizer.add_param_group in torch._disable_dynamo, whose first call imports
+        # torch._dynamo: on CPU as long as `import torch` itself. Until dynamo is imported nothing can
+        # be compiling, so the undecorated method is the same, and building an optimizer stays cheap.
+        base = Optimizer.add_param_group
+        if "torch._dynamo" not in sys.modules:
+            base = getattr(base, "__wrapped__", base)
+        base(self, param_group)
         try:
             _validate_group(self.param_groups[-1])
         except (ValueError, TypeError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -351,3 +353,33 @@ def test_closure_is_evaluated_with_gradients_and_returned():
     returned = optimizer.step(closure)
     assert returned.item() == pytest.approx(-2.0)
     assert torch.allclose(x.detach(), torch.full((2,), 0.2))
+
+
+def test_building_and_stepping_an_optimizer_does_not_import_torch_dynamo():
+    """torch.optim's add_param_group imports torch._dynamo on first use (as slow as importing torch);
+    Ascent skips that wrapper until something else has imported dynamo."""
+    code = (
+        "import sys, torch\n"
+        "from ascentrl import Ascent\n"
+        "parameter = torch.zeros(3, requires_grad=True)\n"
+        "optimizer = Ascent([parameter], lr=0.1, momentum=0.9)\n"
+        "optimizer.add_param_group({'params': [torch.zeros(2, requires_grad=True)], 'lr': 0.2})\n"
+        "parameter.grad = torch.ones(3)\n"
+        "optimizer.step()\n"
+        "assert optimizer.param_groups[1]['lr'] == 0.2 and optimizer.param_groups[1]['momentum'] == 0.9\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "False"
+
+
+def test_parameter_groups_are_checked_after_dynamo_is_imported_too():
+    import torch._dynamo  # noqa: F401  (the decorated base method from here on)
+
+    parameter = torch.zeros(2, requires_grad=True)
+    optimizer = Ascent([parameter], lr=0.1)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        optimizer.add_param_group({"params": [parameter]})
+    with pytest.raises(ValueError, match="momentum must be a number"):
+        optimizer.add_param_group({"params": [torch.zeros(1, requires_grad=True)], "momentum": 2.0})
+    assert len(optimizer.param_groups) == 1

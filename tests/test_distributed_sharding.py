@@ -77,16 +77,18 @@ def test_uneven_shards_gather_back_to_the_whole_batch_in_rank_order(tmp_path):
 
 
 def test_bench_games_sharded_over_two_ranks_solves_the_same_games_the_same_way(tmp_path):
-    status, output, _ = torchrun(tmp_path, str(SCRIPTS / "bench_games.py"), "--games", "300",
-                                 "--nashpy-games", "0", "--json")
+    status, output, _ = torchrun(tmp_path, str(SCRIPTS / "bench_games.py"), "--games", "300", "--shapes", "3x3,4x6",
+                                 "--highs-games", "0", "--dynamics-steps", "0", "--catalogue-steps", "0", "--json")
     assert status == 0, output
     (line,) = [line for line in output.splitlines() if line.startswith("{")]  # rank 0 alone prints
     sharded = json.loads(line)
     single = json.loads(_single_process_bench_games_json(games=300))
     assert (sharded["processes"], single["processes"]) == (2, 1)
     # The games are independent, so splitting the batch changes nothing but the wall time.
-    for key in ("fraction_solved", "solved", "median_iterations", "p99_iterations", "worst_nash_conv"):
-        assert sharded["ours"][key] == single["ours"][key], key
+    assert [entry["shape"] for entry in sharded["zero_sum"]] == ["3x3", "4x6"]
+    for ours, reference in zip(sharded["zero_sum"], single["zero_sum"]):
+        for key in ("fraction_solved", "solved", "median_iterations", "max_iterations", "worst_nash_conv"):
+            assert ours["ours"][key] == reference["ours"][key], key
 
 
 def _single_process_bench_games_json(games: int) -> str:
@@ -96,7 +98,8 @@ def _single_process_bench_games_json(games: int) -> str:
     spec.loader.exec_module(bench_games)
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        status = bench_games.run(bench_games.BenchConfig(games=games, nashpy_games=0, json=True),
-                                 DistributedContext())
+        config = bench_games.BenchConfig(shapes="3x3,4x6", games=games, highs_games=0, dynamics_steps=0,
+                                         catalogue_steps=0, json=True)
+        status = bench_games.run(config, DistributedContext())
     assert status == 0
     return buffer.getvalue()

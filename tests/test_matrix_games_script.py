@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from ascentrl.agents import matrix_players
 from ascentrl.envs import MATRIX_GAMES, make_matrix_game
 from ascentrl.envs.matrix_games import known_equilibria, load_matrix_game
 from ascentrl.games import DYNAMICS
@@ -64,6 +65,22 @@ def test_json_of_one_run(capsys):
     assert result["strategies"] == [pytest.approx([0.5, 0.5], abs=1e-6)] * 2
     again = run_json(capsys, "--game", "matching_pennies", "--method", "optimistic", "--steps", "400")
     assert again == result  # same seed, same numbers
+
+
+@pytest.mark.parametrize("method", ["alternating", "sga", "lola"])
+def test_autograd_flag_gives_the_closed_forms_numbers(capsys, monkeypatch, method):
+    arguments = ("--game", "battle_of_the_sexes", "--method", method, "--steps", "100", "--parameterization", "softmax")
+    closed_form = run_json(capsys, *arguments)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the closed form ran under --autograd")
+
+    monkeypatch.setattr(matrix_players, "ClosedFormDynamics", refuse)
+    autograd = run_json(capsys, *arguments, "--autograd")
+    for key in ("last_nash_conv", "average_nash_conv"):
+        assert closed_form[key] == pytest.approx(autograd[key], abs=1e-12)
+    for ours, reference in zip(closed_form["strategies"], autograd["strategies"]):
+        assert ours == pytest.approx(reference, abs=1e-12)
 
 
 def test_lola_looks_ahead_by_the_players_step_size(capsys):

@@ -17,6 +17,7 @@ from ascentrl.games.dynamics import (
     SymplecticGradientAdjustment,
     make_dynamics,
 )
+from ascentrl.games.matrix_dynamics import ClosedFormDynamics, closed_form_unsupported
 from ascentrl.games.payoffs import (
     best_response_values,
     best_responses,
@@ -34,6 +35,7 @@ __all__ = [
     "DYNAMICS",
     "ZERO_SUM_METHODS",
     "AlternatingAscent",
+    "ClosedFormDynamics",
     "ConsensusOptimization",
     "Extragradient",
     "GameDynamics",
@@ -43,6 +45,7 @@ __all__ = [
     "SymplecticGradientAdjustment",
     "ZeroSumSolution",
     "best_response_values",
+    "closed_form_unsupported",
     "best_responses",
     "deviation_payoffs",
     "distance_to_equilibrium",

@@ -9,9 +9,9 @@ of ``v`` sorted in decreasing order and ``S_k = u_1 + … + u_k``, the threshold
 
 because ``k ↦ (S_k − 1)/k`` increases exactly as long as ``u_k`` is still in the support
 (Condat 2016, "Fast projection onto the simplex and the l1 ball", section 2). Taking the maximum
-avoids the usual search for the support size, so the projection is five tensor operations — one
-sort, one cumulative sum, one division, one maximum and one clamp — batched over every other
-dimension.
+avoids the usual search for the support size, so the projection is six tensor operations — one
+sort, one cumulative sum, one fused multiply-add for ``(S_k − 1)/k``, one maximum, one subtraction
+and one clamp — batched over every other dimension.
 """
 
 import torch
@@ -39,10 +39,23 @@ def project_to_simplex(values: Tensor, dim: int = -1) -> Tensor:
         raise ValueError(
             f"values must have at least one entry along dim={dim}, got shape {tuple(values.shape)}"
         )
-    size = values.shape[dim]
-    sorted_values = torch.sort(values, dim=dim, descending=True).values
-    counts_shape = [1] * values.dim()
-    counts_shape[dim] = size
-    counts = torch.arange(1, size + 1, dtype=values.dtype, device=values.device).view(counts_shape)
-    threshold = ((sorted_values.cumsum(dim) - 1) / counts).amax(dim, keepdim=True)
-    return (values - threshold).clamp_min(0)
+    return _project(values, _reciprocal_counts(values.shape[dim], values, dim), dim)
+
+
+def _reciprocal_counts(size: int, like: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """``(1/k, −1/k)`` for ``k = 1, …, size``, shaped to run along ``dim`` of tensors like ``like``."""
+    shape = [1] * like.dim()
+    shape[dim] = size
+    reciprocals = 1.0 / torch.arange(1, size + 1, dtype=like.dtype, device=like.device).view(shape)
+    return reciprocals, -reciprocals
+
+
+def _project(values: Tensor, reciprocals: tuple[Tensor, Tensor], dim: int, out: Tensor | None = None) -> Tensor:
+    """The projection itself, for callers that checked ``values`` and hold :func:`_reciprocal_counts`
+    (a loop projecting many times saves building them each time). With ``out`` (which may be
+    ``values``) the result is written there."""
+    positive, negative = reciprocals
+    # topk of every entry sorts in decreasing order, at half the cost of a full sort on short slices.
+    sorted_values = values.topk(values.shape[dim], dim).values
+    threshold = torch.addcmul(negative, sorted_values.cumsum(dim), positive).amax(dim, keepdim=True)  # (S_k − 1)/k
+    return torch.sub(values, threshold, out=out).clamp_min_(0.0)

@@ -1,9 +1,23 @@
-"""Solve many two-player zero-sum matrix games at once with restarted first-order dynamics.
+"""Solve many two-player zero-sum matrix games at once: exactly (the default), or by restarted
+first-order dynamics.
 
 The row player picks ``x ∈ Δ_m`` to **maximize** ``xᵀAy``; the column player picks
 ``y ∈ Δ_n`` to minimize it (it ascends ``−xᵀAy``). NashConv is the duality gap,
-``max_i (Ay)_i − min_j (Aᵀx)_j``. One call runs a whole batch of games ``A`` as tensor
-arithmetic; each game has its own step size and leaves the batch as soon as it is solved.
+``max_i (Ay)_i − min_j (Aᵀx)_j``. Every returned profile's NashConv is computed from the input
+payoffs and returned, so each game's answer carries its own certificate. One call solves a whole
+batch of games ``A`` as tensor arithmetic.
+
+* ``exact`` (default): batched simplex pivoting finds the supports of an extreme equilibrium of
+  every game, then the equilibrium equations on those supports are solved by one batched linear
+  solve (:mod:`ascentrl.games.zero_sum_exact` explains it step by step). Degenerate games —
+  duplicate rows or columns, several equilibria, pure equilibria, value zero — are solved like the
+  others; standard normal games end at NashConv ~1e-15. Default tolerance 1e-9.
+* ``primal_dual`` and ``extragradient``: first-order dynamics with adaptive restarts, below. They
+  approach an equilibrium (default tolerance 1e-6) and are slow on the nearly degenerate games;
+  they remain as the dynamics the rest of the library studies, and as a baseline.
+
+The first-order methods, step by step (each game has its own step size and leaves the batch as
+soon as it is solved):
 
 1. Step size per game: ``η = step_scale / ‖A‖₂``. Both methods below are stable for
    ``η‖A‖₂ < 1``; a single step for all games must suit the game with the largest norm and is
@@ -38,20 +52,25 @@ import torch
 from torch import Tensor
 
 from ascentrl.games.simplex import project_to_simplex
+from ascentrl.games.zero_sum_exact import solve_exactly
 
-ZERO_SUM_METHODS = ("primal_dual", "extragradient")
+ZERO_SUM_METHODS = ("exact", "primal_dual", "extragradient")
+_DEFAULT_TOLERANCE = {"exact": 1e-9, "primal_dual": 1e-6, "extragradient": 1e-6}
 
 
 @dataclass(frozen=True)
 class ZeroSumSolution:
-    """Approximate equilibria of a batch of zero-sum games.
+    """Equilibria of a batch of zero-sum games, each with its certificate.
 
     Attributes:
         row_strategies: ``(games, m)``, the maximizing player's mixed strategies.
         column_strategies: ``(games, n)``, the minimizing player's mixed strategies.
-        nash_conv: ``(games,)``, NashConv (duality gap) of each returned profile.
+        nash_conv: ``(games,)``, NashConv (duality gap) of each returned profile, computed from the
+            input payoffs.
         converged: ``(games,)``, whether ``nash_conv <= tolerance``.
-        iterations: ``(games,)``, iterations each game ran before it was frozen (or the cap).
+        iterations: ``(games,)``, pivots (``exact``) or iterations (first-order) each game took.
+        values: ``(games,)``, the payoff ``xᵀAy`` of each returned profile; it lies within
+            ``nash_conv`` of the game's value.
     """
 
     row_strategies: Tensor
@@ -59,13 +78,14 @@ class ZeroSumSolution:
     nash_conv: Tensor
     converged: Tensor
     iterations: Tensor
+    values: Tensor
 
 
 def solve_zero_sum_games(
     row_payoffs: Tensor,
     *,
-    method: str = "primal_dual",
-    tolerance: float = 1e-6,
+    method: str = "exact",
+    tolerance: float | None = None,
     max_iterations: int = 20_000,
     step_scale: float = 0.95,
     step_size: float | None = None,
@@ -73,25 +93,55 @@ def solve_zero_sum_games(
     restart_factor: float = 0.2,
     check_every: int = 8,
 ) -> ZeroSumSolution:
-    """Find ``tolerance``-Nash equilibria of many zero-sum games, from the uniform profile.
+    """Equilibria of many zero-sum games: exact ones, or ``tolerance``-equilibria from first-order dynamics.
 
     Args:
         row_payoffs: ``(games, m, n)`` payoffs of the row player; the column player gets the
-            negation. Use float64 for tolerances below ~1e-5.
-        method: ``"primal_dual"`` or ``"extragradient"``.
-        tolerance: a game is solved when NashConv ≤ ``tolerance``.
-        max_iterations: iterations after which unsolved games are returned as they are.
-        step_scale: per-game step size ``step_scale / ‖A‖₂``; must be in (0, 1).
-        step_size: if given, one fixed step size for every game instead (the naive baseline).
-        restarts: restart each game from its best point when its NashConv has shrunk by
-            ``restart_factor`` (see the module docstring).
-        restart_factor: in (0, 1).
-        check_every: iterations between NashConv checks (convergence, freezing, restarts).
+            negation. Use float64 for tolerances below ~1e-5 (``exact`` computes in float64 and
+            returns the input dtype).
+        method: ``"exact"``, ``"primal_dual"`` or ``"extragradient"`` (see the module docstring).
+        tolerance: a game is solved when its NashConv is at most this; ``None`` means 1e-9 for
+            ``exact`` and 1e-6 for the first-order methods. First-order games stop there; exact
+            solutions are only certified against it.
+        max_iterations: pivots (``exact``) or iterations after which unsolved games are returned as
+            they are.
+        step_scale: first-order only: per-game step size ``step_scale / ‖A‖₂``; in (0, 1).
+        step_size: first-order only: one fixed step size for every game instead (the naive baseline).
+        restarts: first-order only: restart each game from its best point when its NashConv has
+            shrunk by ``restart_factor`` (see the module docstring).
+        restart_factor: first-order only; in (0, 1).
+        check_every: first-order only: iterations between NashConv checks (convergence, freezing,
+            restarts).
 
     Returns:
         A :class:`ZeroSumSolution`.
     """
     _check_arguments(row_payoffs, method, tolerance, max_iterations, step_scale, step_size, restart_factor, check_every)
+    if tolerance is None:
+        tolerance = _DEFAULT_TOLERANCE[method]
+    if method == "exact":
+        row, column, iterations = solve_exactly(row_payoffs, max_pivots=max_iterations)
+        row, column = row.to(row_payoffs.dtype), column.to(row_payoffs.dtype)
+        gap = _nash_conv(row_payoffs.detach().permute(1, 2, 0), row.T, column.T)
+    else:
+        row, column, gap, iterations = _solve_first_order(
+            row_payoffs, _ITERATIONS[method], tolerance, max_iterations, step_scale, step_size, restarts,
+            restart_factor, check_every)
+    return ZeroSumSolution(
+        row_strategies=row,
+        column_strategies=column,
+        nash_conv=gap,
+        converged=gap <= tolerance,
+        iterations=iterations,
+        values=(row.T * _row_values(row_payoffs.detach().permute(1, 2, 0), column.T)).sum(0),
+    )
+
+
+def _solve_first_order(
+    row_payoffs: Tensor, iterate, tolerance, max_iterations, step_scale, step_size, restarts, restart_factor,
+    check_every,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The first-order loop of the module docstring; returns ``(x, y, NashConv, iterations)``."""
     games, rows, columns = row_payoffs.shape
     # Actions first and games last: reductions over a few actions then run along contiguous
     # memory, many times faster than reductions over a short trailing dimension.
@@ -140,20 +190,13 @@ def solve_zero_sum_games(
                 x_sum = torch.where(restart, 0.0, x_sum)
                 y_sum = torch.where(restart, 0.0, y_sum)
                 averaged = torch.where(restart, 0.0, averaged)
-        x, y, x_average_term, y_average_term = _ITERATIONS[method](payoffs, x, y, steps)
+        x, y, x_average_term, y_average_term = iterate(payoffs, x, y, steps)
         if restarts:
             x_sum += x_average_term
             y_sum += y_average_term
             averaged += 1
         iteration += 1
-
-    return ZeroSumSolution(
-        row_strategies=row_out.T.contiguous(),
-        column_strategies=column_out.T.contiguous(),
-        nash_conv=gap_out,
-        converged=gap_out <= tolerance,
-        iterations=iterations_out,
-    )
+    return row_out.T.contiguous(), column_out.T.contiguous(), gap_out, iterations_out
 
 
 def _extragradient_iteration(payoffs: Tensor, x: Tensor, y: Tensor, steps: Tensor) -> tuple[Tensor, ...]:
@@ -219,8 +262,8 @@ def _check_arguments(
         raise ValueError("row_payoffs must be finite (found NaN or inf)")
     if method not in ZERO_SUM_METHODS:
         raise ValueError(f"method must be one of {ZERO_SUM_METHODS}, got {method!r}")
-    if not _is_number(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if tolerance is not None and (not _is_number(tolerance) or tolerance < 0):
+        raise ValueError(f"tolerance must be None or a finite number >= 0, got {tolerance!r}")
     for name, value in (("max_iterations", max_iterations), ("check_every", check_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")

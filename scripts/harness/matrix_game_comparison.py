@@ -31,6 +31,8 @@ class DynamicsSettings:
     parameterization: Literal["simplex", "softmax"] = "simplex"
     seed: int = 0
     """Seed of the random initial strategies."""
+    closed_form: bool | None = None
+    """As :func:`ascentrl.agents.play`: None uses the closed form where it applies, False autograd."""
 
 
 def run_dynamics(game: MatrixGame, settings: DynamicsSettings, method: str,
@@ -41,7 +43,7 @@ def run_dynamics(game: MatrixGame, settings: DynamicsSettings, method: str,
         for strategy in profile
     ]
     options = {"lookahead": settings.lr} if method == "lola" else {}
-    return play(game, players, method=method, steps=settings.steps, **options)
+    return play(game, players, method=method, steps=settings.steps, closed_form=settings.closed_form, **options)
 
 
 def run_summary(trajectory: Trajectory, index: tuple[int, ...] = ()) -> dict:
