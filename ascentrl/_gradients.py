@@ -69,10 +69,10 @@ def split_by_device_and_dtype(params: list[Tensor], grads: list[Tensor], state_l
     first and groups the second.
     """
     device, dtype = params[0].device, params[0].dtype
-    if all(
-        param.dtype is dtype and grad.dtype is dtype and param.device == device and not grad.is_sparse
-        for param, grad in zip(params, grads)
-    ):
+    for param, grad in zip(params, grads):
+        if param.dtype is not dtype or grad.dtype is not dtype or param.device != device or grad.is_sparse:
+            break
+    else:
         return [Bucket(device, dtype, params, grads, state_lists)]
     if any(grad.is_sparse for grad in grads):
         raise RuntimeError("Ascent does not support sparse gradients")

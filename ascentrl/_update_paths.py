@@ -53,20 +53,22 @@ def choose_path(group: dict[str, Any], rule: str, device: torch.device) -> str:
 def update_bucket(
     group: dict[str, Any],
     rule: str,
-    path: str,
+    device: torch.device,
     params: list[Tensor],
     grads: list[Tensor],
     state_lists: list[list[Any]],
 ) -> None:
-    """Apply ``rule`` with ``group``'s hyperparameters to one bucket along ``path``.
+    """Apply ``rule`` with ``group``'s hyperparameters to one bucket on ``device``, along the path
+    :func:`choose_path` picks.
 
     ``grads`` are ∇J (never modified). New SGD momentum buffers are written into ``state_lists[0]``
     in place of ``None``; the caller stores them in the optimizer's state.
     """
-    lr, weight_decay, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
+    path = choose_path(group, rule, device)
     if path == "fused":
-        _fused(rule, group, params, grads, state_lists)
+        fused_update(rule, group, params, grads, state_lists)
         return
+    lr, weight_decay, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
     foreach = path == "foreach"
     if rule == "sgd":
         update = rules.sgd_foreach if foreach else rules.sgd_forloop
@@ -87,26 +89,36 @@ def update_bucket(
                nesterov=rule == "nadam", weight_decay=weight_decay, decoupled_weight_decay=decoupled)
 
 
-def _fused(rule: str, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
-           state_lists: list[list[Any]]) -> None:
+def fused_update(rule: str, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
+                 state_lists: list[list[Any]]) -> None:
+    """Call torch's fused kernel for ``rule`` with ``maximize=True`` on one non-empty bucket.
+
+    No ``grad_scale`` is passed: the kernels would unscale the gradients in place.
+    """
     lr, weight_decay = group["lr"], group["weight_decay"]
+    kernel = FUSED_KERNELS[rule]
+    if rule != "sgd":
+        rules.increment_steps(state_lists[-1])
     if rule in ("adam", "adamw"):
+        exp_avgs, exp_avg_sqs, steps = state_lists
         beta1, beta2 = group["betas"]
-        fused_update(rule, params, grads, state_lists, lr=lr,
-                     hyper=dict(beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=group["eps"]))
+        kernel(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, beta1=beta1, beta2=beta2,
+               weight_decay=weight_decay, eps=group["eps"], amsgrad=False, maximize=True, grad_scale=None,
+               found_inf=None)
         return
     if group["decoupled_weight_decay"]:  # the SGD and Adagrad kernels only know coupled decay
         rules._decay_weights(params, lr, weight_decay, foreach=True)
         weight_decay = 0.0
     if rule == "adagrad":
-        fused_update("adagrad", params, grads, state_lists, lr=lr, hyper=dict(weight_decay=weight_decay,
-                                                                             eps=group["eps"]))
+        sums, steps = state_lists
+        kernel(params, grads, sums, steps, lr=lr, lr_decay=0.0, weight_decay=weight_decay, eps=group["eps"],
+               maximize=True, grad_scale=None, found_inf=None)
         return
     (buffers,) = state_lists
-    hyper = dict(weight_decay=weight_decay, momentum=group["momentum"], dampening=group["dampening"],
-                 nesterov=group["nesterov"])
+    hyper = dict(lr=lr, weight_decay=weight_decay, momentum=group["momentum"], dampening=group["dampening"],
+                 nesterov=group["nesterov"], maximize=True, grad_scale=None, found_inf=None)
     if not group["momentum"]:
-        fused_update("sgd", params, grads, [[]], lr=lr, hyper={**hyper, "is_first_step": False})
+        kernel(params, grads, [], is_first_step=False, **hyper)
         return
     # The kernel sets b₁ = ĝ on its first step for every buffer it gets: parameters with and without
     # a momentum buffer so far go in separate calls.
@@ -117,36 +129,5 @@ def _fused(rule: str, group: dict[str, Any], params: list[Tensor], grads: list[T
     old = [i for i in range(len(params)) if i not in fresh_set]
     for subset, first in ((fresh, True), (old, False)):
         if subset:
-            fused_update("sgd", [params[i] for i in subset], [grads[i] for i in subset],
-                         [[buffers[i] for i in subset]], lr=lr, hyper={**hyper, "is_first_step": first})
-
-
-def fused_update(
-    rule: str,
-    params: list[Tensor],
-    grads: list[Tensor],
-    state_lists: list[list[Tensor]],
-    *,
-    lr: float,
-    hyper: dict,
-) -> None:
-    """Call torch's fused kernel for ``rule`` with ``maximize=True`` on one device/dtype bucket.
-
-    No ``grad_scale`` is passed: the kernels would unscale the gradients in place.
-    """
-    if not params:
-        return
-    kernel = FUSED_KERNELS[rule]
-    if rule == "sgd":
-        (buffers,) = state_lists
-        kernel(params, grads, buffers, lr=lr, maximize=True, grad_scale=None, found_inf=None, **hyper)
-    elif rule == "adagrad":
-        sums, steps = state_lists
-        rules.increment_steps(steps)
-        kernel(params, grads, sums, steps, lr=lr, lr_decay=0.0, maximize=True,
-               grad_scale=None, found_inf=None, **hyper)
-    else:
-        exp_avgs, exp_avg_sqs, steps = state_lists
-        rules.increment_steps(steps)
-        kernel(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, amsgrad=False, maximize=True,
-               grad_scale=None, found_inf=None, **hyper)
+            kernel([params[i] for i in subset], [grads[i] for i in subset], [buffers[i] for i in subset],
+                   is_first_step=first, **hyper)

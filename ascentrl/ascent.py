@@ -30,10 +30,12 @@ from torch.optim import Optimizer
 
 from ascentrl import _gradients as gradients
 from ascentrl import _update_paths as paths
+from ascentrl._ascent_options import ADAPTIVE_MODES, NONFINITE_POLICIES, rule_of, validate_group
+from ascentrl._step_hooks import profile_hook_step
 from ascentrl.escape import EscapeStrategy, make_escape
 
-ADAPTIVE_MODES = (None, "adagrad", "rmsprop", "adam")
-NONFINITE_POLICIES = ("raise", "skip", "ignore")
+__all__ = ["ADAPTIVE_MODES", "NONFINITE_POLICIES", "Ascent", "NonFiniteGradientError", "StepStats"]
+
 _CLIP_NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: coefficient = c / (‖g‖ + 1e-6)
 _STATE_VERSION = 1
 _FEW_LARGE_TENSORS = 4  # up to this many gradients in a bucket, clip into per-parameter buffers
@@ -72,84 +74,6 @@ class StepStats:
     update_norm: float | None
     skipped: bool
     perturbed: bool
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_range(name: str, value: Any, low: float, high: float, *, high_inclusive: bool) -> None:
-    inside = _is_real(value) and low <= value and (value <= high if high_inclusive else value < high)
-    if not inside:
-        bracket = "]" if high_inclusive else ")"
-        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
-
-
-def _validate_group(group: dict[str, Any]) -> None:
-    """Raise ``ValueError``/``TypeError`` naming the first invalid hyperparameter of ``group``."""
-    if not _is_real(group["lr"]) or group["lr"] < 0:
-        raise ValueError(f"lr must be a finite number >= 0, got {group['lr']!r}")
-    adaptive = group["adaptive"]
-    if adaptive not in ADAPTIVE_MODES:
-        raise ValueError(f"adaptive must be one of {ADAPTIVE_MODES}, got {adaptive!r}")
-    _check_range("momentum", group["momentum"], 0.0, 1.0, high_inclusive=False)
-    _check_range("dampening", group["dampening"], 0.0, 1.0, high_inclusive=True)
-    for flag in ("nesterov", "decoupled_weight_decay"):
-        if not isinstance(group[flag], bool):
-            raise TypeError(f"{flag} must be a bool, got {group[flag]!r}")
-    betas = group["betas"]
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise ValueError(f"betas must be a pair (beta1, beta2) with each in [0, 1), got {betas!r}")
-    _check_range("betas[0]", betas[0], 0.0, 1.0, high_inclusive=False)
-    _check_range("betas[1]", betas[1], 0.0, 1.0, high_inclusive=False)
-    _check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=False)
-    if not _is_real(group["eps"]) or group["eps"] <= 0:
-        raise ValueError(f"eps must be a finite number > 0, got {group['eps']!r}")
-    if not _is_real(group["weight_decay"]) or group["weight_decay"] < 0:
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {group['weight_decay']!r}")
-    for clip in ("clip_value", "clip_norm"):
-        if group[clip] is not None and (not _is_real(group[clip]) or group[clip] <= 0):
-            raise ValueError(f"{clip} must be None or a finite number > 0, got {group[clip]!r}")
-    for path in ("foreach", "fused"):
-        if group[path] not in (None, True, False):
-            raise TypeError(f"{path} must be None, True or False, got {group[path]!r}")
-
-    momentum, nesterov = group["momentum"], group["nesterov"]
-    if adaptive in ("adam", "adagrad") and momentum:
-        hint = "set betas[0] instead" if adaptive == "adam" else "use adaptive='rmsprop' or None"
-        raise ValueError(f"momentum is not used with adaptive={adaptive!r} ({hint}); got momentum={momentum!r}")
-    if nesterov and adaptive in ("adagrad", "rmsprop"):
-        raise ValueError(f"nesterov=True is supported with adaptive None or 'adam', got adaptive={adaptive!r}")
-    if nesterov and adaptive is None and (momentum <= 0 or group["dampening"] != 0):
-        raise ValueError(
-            f"nesterov=True needs momentum > 0 and dampening = 0, got momentum={momentum!r}, "
-            f"dampening={group['dampening']!r}"
-        )
-    if group["foreach"] and group["fused"]:
-        raise ValueError("foreach=True and fused=True are exclusive; set at most one of them")
-    if group["fused"] and _rule(group) not in paths.FUSED_KERNELS:
-        raise ValueError(
-            "fused=True supports adaptive None, 'adagrad' and 'adam' without nesterov "
-            f"(torch has no fused kernel for adaptive={adaptive!r}, nesterov={nesterov!r}); "
-            "use fused=None to pick the fastest available path"
-        )
-    for index, param in enumerate(group["params"]):
-        if not param.is_floating_point():
-            raise TypeError(
-                f"Ascent optimizes real floating-point tensors; parameter {index} of the group has dtype {param.dtype}"
-            )
-
-
-def _rule(group: dict[str, Any]) -> str:
-    """Name of the update rule for ``group``: sgd, adagrad, rmsprop, adam, adamw or nadam."""
-    adaptive = group["adaptive"]
-    if adaptive is None:
-        return "sgd"
-    if adaptive == "adam":
-        if group["nesterov"]:
-            return "nadam"
-        return "adamw" if group["decoupled_weight_decay"] else "adam"
-    return adaptive
 
 
 class Ascent(Optimizer):
@@ -254,8 +178,12 @@ class Ascent(Optimizer):
             weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
             clip_value=clip_value, clip_norm=clip_norm, foreach=foreach, fused=fused,
         )
-        _validate_group({**defaults, "params": []})
+        validate_group({**defaults, "params": []})
         super().__init__(params, defaults)
+
+    # torch.optim's step wrapper (hooks, profiler range) without its fixed cost; see ascentrl._step_hooks.
+    profile_hook_step = staticmethod(profile_hook_step)
+    _inside_step = False
 
     # ------------------------------------------------------------------------------ groups
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -267,7 +195,7 @@ class Ascent(Optimizer):
             base = getattr(base, "__wrapped__", base)
         base(self, param_group)
         try:
-            _validate_group(self.param_groups[-1])
+            validate_group(self.param_groups[-1])
         except (ValueError, TypeError):
             self.param_groups.pop()
             raise
@@ -316,7 +244,7 @@ class Ascent(Optimizer):
     def _collect(self, group: dict[str, Any]) -> gradients.Batch:
         """The group's parameters that have a gradient, in device/dtype buckets with their
         gradients and state lists (state created lazily)."""
-        rule = _rule(group)
+        rule = rule_of(group)
         params: list[Tensor] = []
         grads: list[Tensor] = []
         for param in group["params"]:
@@ -327,7 +255,7 @@ class Ascent(Optimizer):
         if not params:
             return gradients.Batch(group, rule, params, [])
         state_of = self.state
-        states = [state_of[param] for param in params]
+        states = list(map(state_of.__getitem__, params))
         if rule != "sgd" and not all(states):  # SGD's momentum buffers are made by its update rule
             for param, state in zip(params, states):
                 if not state:
@@ -361,7 +289,7 @@ class Ascent(Optimizer):
 
         batches = [self._collect(group) for group in self.param_groups]
         grad_norm: float | None = None
-        if self._needs_grad_norm():
+        if self.nonfinite != "ignore" or self._norm_needed_by_options():
             grad_norm = gradients.gradient_norm(batches)
             if self.nonfinite != "ignore" and not math.isfinite(grad_norm):
                 culprit = gradients.first_nonfinite(self.param_groups)
@@ -387,8 +315,7 @@ class Ascent(Optimizer):
                 grads = bucket.grads if escape is None else escape.transform_gradients(bucket.grads, self.steps)
                 new_buffers = (batch.rule == "sgd" and group["momentum"]
                                and any(buffer is None for buffer in bucket.state_lists[0]))
-                paths.update_bucket(group, batch.rule, paths.choose_path(group, batch.rule, bucket.device),
-                                    bucket.params, grads, bucket.state_lists)
+                paths.update_bucket(group, batch.rule, bucket.device, bucket.params, grads, bucket.state_lists)
                 if new_buffers:  # SGD made momentum buffers in place of None: keep them in the state
                     self._store_momentum_buffers(bucket.params, bucket.state_lists[0])
 
@@ -402,12 +329,10 @@ class Ascent(Optimizer):
         self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False, perturbed)
         return objective
 
-    def _needs_grad_norm(self) -> bool:
-        return (
-            self.nonfinite != "ignore"
-            or (self.escape is not None and self.escape.needs_grad_norm)
-            or any(group["clip_norm"] is not None for group in self.param_groups)
-        )
+    def _norm_needed_by_options(self) -> bool:
+        """Whether clipping or the escape strategy needs ‖∇J‖ (the NaN/inf check always does)."""
+        return (self.escape is not None and self.escape.needs_grad_norm) or any(
+            group["clip_norm"] is not None for group in self.param_groups)
 
     def _clip(self, batch: gradients.Batch) -> None:
         """Replace each bucket's gradients by clipped copies, as ``clip_value``/``clip_norm`` ask."""
