@@ -200,6 +200,15 @@ class Ascent(Optimizer):
             self.param_groups.pop()
             raise
 
+    def __getstate__(self) -> dict[str, Any]:
+        # torch.optim pickles only defaults, state and param groups; Ascent's settings and counters
+        # (public attributes, subclasses' too) travel with them, so a copy steps as the original would.
+        # Private attributes stay: torch's hooks, which need not pickle, and the clip buffers.
+        state = super().__getstate__()
+        state.update((name, value) for name, value in self.__dict__.items()
+                     if not name.startswith("_") and name not in state)
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         # State saved by older versions lacks newer options. Only Ascent's own options: torch's

@@ -7,6 +7,8 @@ recorded by ``torch.profiler``; a step computed by hand. The fallback for a torc
 
 from __future__ import annotations
 
+import copy
+import pickle
 import subprocess
 import sys
 import warnings
@@ -110,6 +112,40 @@ def test_the_step_code_hook_runs_once_after_the_update_and_before_the_post_hooks
     optimizer.step()
     moved = [1.0 + 0.1 * 2.0] * 3  # one ascent step of lr 0.1 along a gradient of 2
     assert events == [("step code", pytest.approx(moved)), ("post", pytest.approx(moved))]
+
+
+def _pickled(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    return pickle.loads(pickle.dumps(optimizer))
+
+
+@pytest.mark.parametrize("copy_of", [_pickled, copy.deepcopy], ids=["pickle", "deepcopy"])
+@pytest.mark.parametrize("kind", ["ascent", "gradient_ascent"])
+def test_a_copy_steps_as_the_original_and_takes_new_hooks(copy_of, kind):
+    def build_and_step() -> tuple[torch.optim.Optimizer, torch.Tensor]:
+        x = torch.linspace(-1.0, 1.0, 5, requires_grad=True)
+        if kind == "ascent":
+            optimizer = Ascent([x], lr=0.1, adaptive="adam", escape="noise", nonfinite="skip", track_update_norm=True)
+        else:
+            optimizer = GradientAscent([x], lr=0.1, lr_decay=0.9, warmup_steps=3)
+        for _ in range(2):
+            x.grad = torch.cos(x.detach())
+            optimizer.step()
+        return optimizer, x
+
+    original, x = build_and_step()
+    twin, _ = build_and_step()
+    copied = copy_of(twin)
+    (y,) = copied.param_groups[0]["params"]
+    calls = []
+    copied.register_step_pre_hook(lambda opt, args, kwargs: calls.append("pre"))
+    for _ in range(3):
+        x.grad, y.grad = torch.cos(x.detach()), torch.cos(y.detach())
+        original.step()
+        copied.step()
+    assert calls == ["pre"] * 3
+    assert torch.equal(x, y)
+    assert copied.last_stats == original.last_stats
+    assert copied.steps == original.steps == 5
 
 
 def test_a_subclass_calling_super_step_runs_each_hook_and_the_range_once():
