@@ -13,11 +13,13 @@
    preceded by the same NaN/inf check.
 
 Every contender gets its own parameters holding the same fixed random gradients, so only the
-optimizer is timed. Each round calls every contender once, starting with a different one each
-round, so that a machine busy with other work slows them alike; figures are medians over the
-rounds, and ratios come from the same rounds.
+optimizer is timed; each is built --instances times on separately allocated tensors, since where
+they land in memory moves a small step's time by up to ~20%. Each round calls every instance once,
+starting with a different one each round, so that a machine busy with other work slows them alike;
+figures are medians over all rounds and instances, and ratios come from the same rounds.
 
-  python scripts/bench_optimizer.py [--rounds 2000] [--large-rounds 30] [--threads 1] [--no-modes] [--json]
+  python scripts/bench_optimizer.py [--rounds 1000] [--large-rounds 10] [--instances 3] [--threads 1]
+                                    [--no-modes] [--json]
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ MODE_WORKLOADS = ("200x10k", "1x10M")
 class BenchConfig:
     """How long to measure, and what."""
 
-    rounds: int = 2000
-    """Timed rounds on the actor-critic workload (a round calls every contender once)."""
-    large_rounds: int = 30
+    rounds: int = 1000
+    """Timed rounds on the actor-critic workload (a round calls every instance of every contender once)."""
+    large_rounds: int = 10
     """Timed rounds on the 200x10k and 1x10M workloads."""
+    instances: int = 3
+    """Instances of each contender, each on its own tensors (one on 1x10M, for memory): where a
+    contender's tensors land in memory moves a small step's time by up to ~20%."""
     threads: int = 1
     """torch threads. One measures the optimizers; on a shared machine, several measure mostly how
     long OpenMP waits for a descheduled thread at each parallel region."""
@@ -52,7 +57,7 @@ class BenchConfig:
     """Print one JSON object instead of tables."""
 
     def __post_init__(self) -> None:
-        for name in ("rounds", "large_rounds", "threads"):
+        for name in ("rounds", "large_rounds", "instances", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
@@ -89,12 +94,18 @@ def _rounds(config: BenchConfig, workload: str) -> int:
     return config.rounds if workload == "actor-critic" else config.large_rounds
 
 
+def _instances(config: BenchConfig, workload: str) -> int:
+    return 1 if workload == "1x10M" else config.instances
+
+
 def target_row(config: BenchConfig, workload: str, case: str) -> dict:
     """Ascent's defaults and nonfinite="ignore" against torch's fused and foreach Adam, in microseconds."""
-    seconds = time_case(CASES[case], WORKLOADS[workload], _rounds(config, workload))
+    seconds = time_case(CASES[case], WORKLOADS[workload], _rounds(config, workload),
+                        instances=_instances(config, workload))
     us = {name: value * 1e6 for name, value in seconds.items()}
     ratio = us["ascent"] / us["torch_fused"]
-    return {"workload": workload, "case": case, "rounds": _rounds(config, workload), "ascent_us": us["ascent"],
+    return {"workload": workload, "case": case, "rounds": _rounds(config, workload),
+            "instances": _instances(config, workload), "ascent_us": us["ascent"],
             "ascent_unchecked_us": us["ascent_unchecked"], "torch_fused_us": us["torch_fused"],
             "torch_foreach_us": us["torch_foreach"], "ratio": ratio,
             "ratio_unchecked": us["ascent_unchecked"] / us["torch_fused"],
@@ -105,7 +116,8 @@ def target_row(config: BenchConfig, workload: str, case: str) -> dict:
 def mode_row(config: BenchConfig, workload: str, name: str) -> dict:
     """Defaults against the fastest torch path plus the same check; nonfinite="ignore" against it alone."""
     case = CASES[name]
-    seconds = time_case(case, WORKLOADS[workload], _rounds(config, workload), checked_peer=True)
+    seconds = time_case(case, WORKLOADS[workload], _rounds(config, workload), instances=_instances(config, workload),
+                        checked_peer=True)
     ms = {key: value * 1e3 for key, value in seconds.items()}
     torch_ms = {path: ms[f"torch_{path}"] for path in case.torch_paths}
     fastest = min(torch_ms, key=torch_ms.get)
@@ -118,7 +130,8 @@ def mode_row(config: BenchConfig, workload: str, name: str) -> dict:
 
 def format_report(config: BenchConfig, report: dict) -> str:
     lines = [f"torch {report['torch']}, {report['threads']} thread(s); medians over {config.rounds} rounds "
-             f"(actor-critic) and {config.large_rounds} (others), contenders in turns",
+             f"(actor-critic) and {config.large_rounds} (others) of {config.instances} instances of each contender "
+             "(1 on 1x10M), in turns",
              "",
              "Targets: Adam, Ascent's defaults (NaN/inf check + logged norm) / torch.optim.Adam(fused=True), in us",
              f"{'workload':13}{'case':16}{'Ascent':>10}{'unchecked':>11}{'torch fused':>13}{'foreach':>10}"

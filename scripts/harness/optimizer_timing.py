@@ -170,32 +170,37 @@ def fresh_params(shapes: list[tuple[int, ...]], seed: int = 0) -> list[torch.Ten
     return params
 
 
-def interleaved_medians(steps: dict[str, Step], rounds: int, warmup: int = 3) -> dict[str, float]:
-    """Median wall seconds of each ``step`` over ``rounds`` rounds; every round calls each step once,
-    round ``r`` starting with the ``r``-th contender, so that all see the same load."""
-    names = list(steps)
+def interleaved_medians(steps: dict[str, list[Step]], rounds: int, warmup: int = 3) -> dict[str, float]:
+    """Median wall seconds of each contender's steps over ``rounds`` rounds.
+
+    A contender may have several instances (the same optimizer built on separately allocated
+    tensors): where its tensors land in memory moves a small step's time by up to ~20% here, so its
+    figure is the median over all of its instances. Every round calls every instance once, round
+    ``r`` starting ``r`` places further along, so that all see the same load.
+    """
+    calls = [(name, step) for name, instances in steps.items() for step in instances]
     for _ in range(warmup):
-        for step in steps.values():
+        for _name, step in calls:
             step()
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for round_index in range(rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            step = steps[name]
+        shift = round_index % len(calls)
+        for name, step in calls[shift:] + calls[:shift]:
             start = time.perf_counter()
             step()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def time_case(case: Case, shapes: list[tuple[int, ...]], rounds: int, *, checked_peer: bool = False,
-              warmup: int = 3) -> dict[str, float]:
+def time_case(case: Case, shapes: list[tuple[int, ...]], rounds: int, *, instances: int = 1,
+              checked_peer: bool = False, warmup: int = 3) -> dict[str, float]:
     """Median seconds per step of Ascent's defaults (``ascent``), Ascent with ``nonfinite="ignore"``
     (``ascent_unchecked``), each torch path of ``case`` and, with ``checked_peer``, the fastest
-    torch path preceded by Ascent's NaN/inf check (``torch_checked``), all in the same rounds."""
+    torch path preceded by Ascent's NaN/inf check (``torch_checked``), all in the same rounds, each
+    contender built ``instances`` times on its own tensors."""
     builders = {"ascent": case.ascent(), "ascent_unchecked": case.ascent(nonfinite="ignore"),
                 **{f"torch_{path}": build for path, build in case.torch_paths.items()}}
     if checked_peer:
         builders["torch_checked"] = with_finite_check(case.torch_paths.get("fused", case.torch_paths["foreach"]))
-    steps = {name: build(fresh_params(shapes)) for name, build in builders.items()}
+    steps = {name: [build(fresh_params(shapes)) for _ in range(instances)] for name, build in builders.items()}
     return interleaved_medians(steps, rounds, warmup)
