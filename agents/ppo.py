@@ -108,8 +108,9 @@ class PPO(ActorCriticLearner):
         while epochs < config.epochs and not stopped:
             epochs += 1
             order = torch.randperm(len(data["advantages"]), generator=self.generator)
+            shuffled = {name: values[order] for name, values in data.items()}  # one gather per tensor
             for start in range(0, len(order), size):
-                minibatch = {name: values[order[start:start + size]] for name, values in data.items()}
+                minibatch = {name: values[start:start + size] for name, values in shuffled.items()}
                 advantages = minibatch["advantages"]
                 if config.normalize_advantages:
                     advantages = normalize_advantages(advantages)
