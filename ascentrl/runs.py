@@ -4,9 +4,9 @@ and a command line built from a config dataclass.
 Nothing here knows about a particular algorithm or environment.
 
 - :func:`seed_everything` seeds python's ``random``, numpy and torch in one visible call.
-- :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`save_checkpoint` write through a
-  temporary file in the same folder, flush and fsync it, then ``os.replace`` it over the target: a crash mid-write
-  leaves the previous file (or none), never a broken one.
+- :func:`write_json`, :func:`write_csv`, :func:`write_bytes`, :func:`write_line_plot`, :func:`save_checkpoint`
+  write through a temporary file in the same folder, flush and fsync it, then ``os.replace`` it over the target: a
+  crash mid-write leaves the previous file (or none), never a broken one.
 - :func:`load_checkpoint` checks the file's zip CRCs, reads it with ``torch.load(weights_only=True)``
   (so a checkpoint cannot run code) and turns every way of failing into one :class:`CheckpointError`
   naming the file and the problem.
@@ -69,6 +69,7 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "stopped_on_non_finite",
+    "write_bytes",
     "write_csv",
     "write_json",
     "write_line_plot",
@@ -199,6 +200,11 @@ def write_csv(
     writer.writerows(rows)
     text = buffer.getvalue()
     return _write_atomically(path, lambda file: file.write(text), binary=False)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` (e.g. a PNG rendered into memory) to ``path``, atomically. Returns the path written."""
+    return _write_atomically(path, lambda file: file.write(data), binary=True)
 
 
 def write_line_plot(

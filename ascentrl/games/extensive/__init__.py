@@ -10,23 +10,39 @@ PettingZoo environments on top of it. Every player **maximizes** its own expecte
   (:mod:`~ascentrl.games.extensive.strategies`).
 * Exact evaluation: :func:`expected_payoffs`, :func:`best_responses`, :func:`nash_conv`,
   :func:`exploitability` (:mod:`~ascentrl.games.extensive.evaluation`).
-* Solvers: ascent dynamics, magnetic mirror descent, CFR and CFR+ (:data:`SOLVERS`).
-* OpenSpiel-keyed policy files: :func:`policy_to_dict`, :func:`policy_from_dict`.
+* Solvers (:data:`SOLVERS`, :func:`make_solver`): simultaneous, optimistic and extragradient
+  mirror ascent, magnetic mirror descent, CFR and CFR+.
+* Policy files keyed by OpenSpiel information-state strings: :func:`save_policy`,
+  :func:`load_policy`, :func:`policy_to_dict`, :func:`policy_from_dict`.
 """
 
+from ascentrl.games.extensive.catalogue import EXTENSIVE_GAMES, SOLVERS, make_game, make_solver
+from ascentrl.games.extensive.cfr import CFR, CFRPlus
+from ascentrl.games.extensive.dynamics import (
+    MagneticMirrorDescent,
+    TreeplexAscent,
+    TreeplexExtragradient,
+    TreeplexOptimisticAscent,
+    TreeplexSimultaneousAscent,
+)
 from ascentrl.games.extensive.evaluation import (
     best_response_values,
     best_responses,
+    counterfactual_reach,
     counterfactual_values,
     expected_payoffs,
     exploitability,
     nash_conv,
     payoff_gradient,
+    payoff_gradient_matrix,
 )
 from ascentrl.games.extensive.kuhn_poker import KuhnPoker
 from ascentrl.games.extensive.leduc_poker import LeducPoker
 from ascentrl.games.extensive.liars_dice import LiarsDice
+from ascentrl.games.extensive.mirror import DilatedEntropy, DilatedEuclidean, DilatedRegularizer
+from ascentrl.games.extensive.policy_files import load_policy, policy_from_dict, policy_to_dict, save_policy
 from ascentrl.games.extensive.rules import CHANCE, TERMINAL, GameRules
+from ascentrl.games.extensive.solver import Solver
 from ascentrl.games.extensive.strategies import (
     behavioural_policy,
     check_policy,
@@ -39,45 +55,49 @@ from ascentrl.games.extensive.strategies import (
 )
 from ascentrl.games.extensive.tree import ExtensiveFormGame, TreeLevel, build_game
 
-EXTENSIVE_GAMES: dict[str, type[GameRules]] = {
-    "kuhn_poker": KuhnPoker,
-    "leduc_poker": LeducPoker,
-    "liars_dice": LiarsDice,
-}
-"""Every built-in game by its OpenSpiel short name."""
-
-
-def make_game(name: str, **parameters) -> ExtensiveFormGame:
-    """Build a game of :data:`EXTENSIVE_GAMES` by name, e.g. ``make_game("liars_dice", dice_sides=3)``."""
-    if name not in EXTENSIVE_GAMES:
-        raise ValueError(f"game must be one of {', '.join(EXTENSIVE_GAMES)}; got {name!r}")
-    return build_game(EXTENSIVE_GAMES[name](**parameters))
-
-
 __all__ = [
+    "CFR",
     "CHANCE",
     "EXTENSIVE_GAMES",
+    "SOLVERS",
     "TERMINAL",
+    "CFRPlus",
+    "DilatedEntropy",
+    "DilatedEuclidean",
+    "DilatedRegularizer",
     "ExtensiveFormGame",
     "GameRules",
     "KuhnPoker",
     "LeducPoker",
     "LiarsDice",
+    "MagneticMirrorDescent",
+    "Solver",
     "TreeLevel",
+    "TreeplexAscent",
+    "TreeplexExtragradient",
+    "TreeplexOptimisticAscent",
+    "TreeplexSimultaneousAscent",
     "behavioural_policy",
     "best_response_values",
     "best_responses",
     "build_game",
     "check_policy",
+    "counterfactual_reach",
     "counterfactual_values",
     "expected_payoffs",
     "exploitability",
+    "load_policy",
     "local_probabilities",
     "make_game",
+    "make_solver",
     "nash_conv",
     "payoff_gradient",
+    "payoff_gradient_matrix",
+    "policy_from_dict",
+    "policy_to_dict",
     "random_policy",
     "realization_plan",
+    "save_policy",
     "sequence_form",
     "table_from_sequences",
     "uniform_policy",

@@ -26,6 +26,8 @@ Every function takes realization plans of shape ``(*batch, num_sequences)`` (see
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -121,3 +123,29 @@ def _check_plan(game: ExtensiveFormGame, plan: Tensor) -> None:
         shape = tuple(plan.shape) if isinstance(plan, Tensor) else type(plan).__name__
         raise ValueError(f"a realization plan of {game.name} must have shape (*batch, {game.num_sequences}),"
                          f" got {shape}; convert a policy with sequence_form(game, policy)")
+
+
+def counterfactual_reach(game: ExtensiveFormGame, plan: Tensor) -> Tensor:
+    """The probability that chance and the opponent lead play into each information set.
+
+    ``Σ_{h ∈ I} c(h) x_{-i}(σ_{-i}(h))`` for information set ``I`` of player ``i``; times the
+    player's own reach ``x_i(p(I))`` it is the probability of reaching ``I``. Shape
+    ``(*batch, num_infosets)``.
+    """
+    _check_plan(game, plan)
+    reach = torch.zeros(*plan.shape[:-1], game.num_infosets, dtype=plan.dtype)
+    return reach.index_add(-1, game.reach_infosets, game.reach_chance * plan[..., game.reach_sequences])
+
+
+def payoff_gradient_matrix(game: ExtensiveFormGame) -> Tensor:
+    """The sparse matrix ``G`` with ``G @ x = payoff_gradient(game, x)``: ``[[0, A], [−Aᵀ, 0]]`` in the
+    joint sequence order, in compressed sparse row form (one sparse product per gradient, several
+    times faster than the gather and scatter of :func:`payoff_gradient`; not differentiable).
+    """
+    rows = torch.cat([game.leaf_rows, game.leaf_columns])
+    columns = torch.cat([game.leaf_columns, game.leaf_rows])
+    values = torch.cat([game.leaf_payoffs, -game.leaf_payoffs])
+    size = (game.num_sequences, game.num_sequences)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta": products are all we use
+        return torch.sparse_coo_tensor(torch.stack([rows, columns]), values, size).coalesce().to_sparse_csr()

@@ -32,7 +32,7 @@ sets (player 0's first, in the order the walk met them), like OpenSpiel's ``Tabu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -97,6 +97,13 @@ class ExtensiveFormGame:
         infoset_player: ``(num_infosets,)`` the acting player.
         legal_actions_mask: ``(num_infosets, num_distinct_actions)`` bool.
         infoset_parent: ``(num_infosets,)`` the parent sequence (the player's previous choice).
+        infoset_chance_weight: ``(num_infosets,)`` ``Σ_{h ∈ I} c(h)``, the chance probability of the
+            histories in each information set: in poker, the probability of the cards the player sees.
+        reach_infosets, reach_sequences, reach_chance: the *counterfactual reach* of information set
+            ``I`` — the probability that chance and the opponent lead play into ``I`` — is
+            ``Σ c · y(τ)`` over the entries with ``reach_infosets == I``, where ``τ`` is the
+            opponent's last sequence (``reach_sequences``) and ``c`` the chance probability of those
+            histories (``reach_chance``).
         sequence_player: ``(num_sequences,)`` owner of each sequence.
         sequence_infoset, sequence_action: ``(num_sequences,)`` the information set and action of
             each sequence, ``-1`` for the two empty sequences.
@@ -118,6 +125,10 @@ class ExtensiveFormGame:
     infoset_player: Tensor
     legal_actions_mask: Tensor
     infoset_parent: Tensor
+    infoset_chance_weight: Tensor
+    reach_infosets: Tensor
+    reach_sequences: Tensor
+    reach_chance: Tensor
     sequence_player: Tensor
     sequence_infoset: Tensor
     sequence_action: Tensor
@@ -164,6 +175,8 @@ class _Infoset:
     parent: tuple[int, int] | None
     """The player's previous ``(infoset, action)``, or ``None`` at its first choice."""
     depth: int
+    reach: dict = field(default_factory=dict)
+    """The opponent's last ``(infoset, action)`` (or ``None``) -> chance probability of those histories."""
 
 
 def build_game(rules: GameRules, *, dtype: torch.dtype = torch.float64) -> ExtensiveFormGame:
@@ -205,6 +218,9 @@ def build_game(rules: GameRules, *, dtype: torch.dtype = torch.float64) -> Exten
                          for outcome, probability in reversed(outcomes))
         elif player in (0, 1):
             infoset = _file_history(rules, state, player, last, infosets, index)
+            opponent_choice = last[1 - player]
+            reach = infosets[infoset].reach
+            reach[opponent_choice] = reach.get(opponent_choice, 0.0) + chance
             children = []
             for action in infosets[infoset].legal:
                 choices = list(last)
@@ -316,6 +332,11 @@ def _tensors(rules: GameRules, infosets: list[_Infoset], entries: dict[tuple, fl
         infoset_player=torch.tensor([infoset.player for infoset in table]),
         legal_actions_mask=mask,
         infoset_parent=torch.tensor(infoset_parent),
+        infoset_chance_weight=torch.tensor([sum(infoset.reach.values()) for infoset in table], dtype=dtype),
+        reach_infosets=torch.tensor([number for number, infoset in enumerate(table) for _ in infoset.reach]),
+        reach_sequences=torch.tensor([sequence_of(choice, 1 - infoset.player)
+                                      for infoset in table for choice in infoset.reach]),
+        reach_chance=torch.tensor([chance for infoset in table for chance in infoset.reach.values()], dtype=dtype),
         sequence_player=torch.tensor(sequence_player),
         sequence_infoset=torch.tensor(sequence_infoset),
         sequence_action=torch.tensor(sequence_action),
