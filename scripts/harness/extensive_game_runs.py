@@ -47,8 +47,9 @@ class SolverRun:
 
 
 def run_solver(solver: Solver, method: str, iterations: int, *, target_nash_conv: float | None = None,
-               curve_points: int = 200) -> SolverRun:
-    """Step ``solver`` up to ``iterations`` times, or until its reported iterate's NashConv ≤ the target.
+               max_seconds: float | None = None, curve_points: int = 200) -> SolverRun:
+    """Step ``solver`` up to ``iterations`` times, or until its reported iterate's NashConv ≤ the target,
+    or until ``max_seconds`` of solving have passed.
 
     With a target the reported NashConv is evaluated after every step (so the run stops at the
     first iterate that reaches it); without one, at about ``curve_points`` iterations spaced
@@ -61,13 +62,14 @@ def run_solver(solver: Solver, method: str, iterations: int, *, target_nash_conv
         started = time.perf_counter()
         solver.step()
         solving += time.perf_counter() - started
-        if target_nash_conv is None and iteration not in checkpoints:
+        out_of_time = max_seconds is not None and solving >= max_seconds
+        if target_nash_conv is None and iteration not in checkpoints and not out_of_time:
             continue
         reported = solver.reported_nash_conv()
         reached = target_nash_conv is not None and reported <= target_nash_conv
-        if iteration in checkpoints or reached:
+        if iteration in checkpoints or reached or out_of_time:
             run.curve.append(CurvePoint(iteration, solving, reported))
-        if reached:
+        if reached or out_of_time:
             break
     run.iterations, run.seconds = solver.iteration, solving
     run.last_nash_conv, run.average_nash_conv = solver.nash_conv(), solver.average_nash_conv()

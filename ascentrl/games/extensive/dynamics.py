@@ -46,6 +46,11 @@ from ascentrl.games.extensive.strategies import local_probabilities, realization
 from ascentrl.games.extensive.tree import ExtensiveFormGame
 
 
+_ROUNDING = 64 * 2.0**-52
+"""A generous bound on the relative rounding error of a float64 gradient difference."""
+_MAX_HALVINGS = 30
+
+
 class TreeplexAscent(Solver):
     """Base class of the mirror-ascent dynamics: a regularizer, a step size and the current iterate.
 
@@ -160,7 +165,8 @@ class TreeplexExtragradient(TreeplexAscent):
         self.rejected_steps = 0
 
     def _next_state(self) -> tuple[Tensor, Tensor]:
-        gradient = self._scores(self._plan)  # at step size 1 in payoff-scale units, times the scale
+        gradient = self._scores(self._plan)
+        halvings = 0
         while True:
             step = self.step_size
             lookahead = self.regularizer.step(step * gradient, [self._state], [1.0])
@@ -170,14 +176,21 @@ class TreeplexExtragradient(TreeplexAscent):
             following_plan = self._plan_of(following)
             if not self.adaptive:
                 return following, following_plan
-            change = step * float(((lookahead_gradient - gradient) * (following_plan - lookahead_plan)).sum())
+            movement = following_plan - lookahead_plan
+            change = step * float(((lookahead_gradient - gradient) * movement).sum())
+            rounding = _ROUNDING * step * float(((lookahead_gradient.abs() + gradient.abs()) * movement.abs()).sum())
             distance = float(self.regularizer.divergence(lookahead, lookahead_plan, self._state)
                              + self.regularizer.divergence(following, following_plan, lookahead))
             if change <= self.acceptance * distance:
                 self.step_size = step * self.growth
                 return following, following_plan
+            # Near an equilibrium the change of gradient drowns in the rounding of the two gradients:
+            # such a step is accepted without growing η. The cap on halvings ends any loop.
+            if change <= rounding or halvings == _MAX_HALVINGS:
+                return following, following_plan
             self.step_size = step / 2
             self.rejected_steps += 1
+            halvings += 1
 
 
 class MagneticMirrorDescent(TreeplexAscent):

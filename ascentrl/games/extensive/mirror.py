@@ -130,7 +130,10 @@ class DilatedEntropy(DilatedRegularizer):
         return state.exp()
 
     def _local_divergences(self, state, reference):
-        return state.exp() * (state - reference)
+        # π log(π/ρ) − π + ρ = ρ (u eᵘ − (eᵘ − 1)) with u = log π − log ρ: the same sum over an information
+        # set (both sides sum to one), but every term is ≥ 0, so nearly equal strategies do not cancel.
+        difference = state - reference
+        return reference.exp() * (difference * difference.exp() - difference.expm1())
 
     def _local_step(self, values, references, coefficients, total, padding, illegal):
         logits = values
