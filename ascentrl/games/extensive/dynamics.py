@@ -45,7 +45,6 @@ from ascentrl.games.extensive.solver import Solver
 from ascentrl.games.extensive.strategies import local_probabilities, realization_plan, uniform_policy
 from ascentrl.games.extensive.tree import ExtensiveFormGame
 
-
 _ROUNDING = 64 * 2.0**-52
 """A generous bound on the relative rounding error of a float64 gradient difference."""
 _MAX_HALVINGS = 30

@@ -70,7 +70,8 @@ def best_responses(game: ExtensiveFormGame, plan: Tensor) -> Tensor:
     _, choices = _best_response_pass(game, payoff_gradient(game, plan))
     table = torch.zeros(*plan.shape[:-1], game.num_infosets, game.num_distinct_actions, dtype=plan.dtype)
     for level, best_column in zip(game.levels, choices):
-        actions = game.sequence_action[level.sequences.gather(-1, best_column.unsqueeze(-1)).squeeze(-1)]
+        sequences = level.sequences.expand(*best_column.shape, level.sequences.shape[-1])
+        actions = game.sequence_action[sequences.gather(-1, best_column.unsqueeze(-1)).squeeze(-1)]
         one_hot = torch.nn.functional.one_hot(actions, game.num_distinct_actions).to(plan.dtype)
         table[..., level.infosets, :] = one_hot
     return table
