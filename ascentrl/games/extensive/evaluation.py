@@ -70,8 +70,8 @@ def best_responses(game: ExtensiveFormGame, plan: Tensor) -> Tensor:
     _, choices = _best_response_pass(game, payoff_gradient(game, plan))
     table = torch.zeros(*plan.shape[:-1], game.num_infosets, game.num_distinct_actions, dtype=plan.dtype)
     for level, best_column in zip(game.levels, choices):
-        sequences = level.sequences.expand(*best_column.shape, level.sequences.shape[-1])
-        actions = game.sequence_action[sequences.gather(-1, best_column.unsqueeze(-1)).squeeze(-1)]
+        sequences = level.sequences.expand(*best_column.shape[:-1], *level.sequences.shape)
+        actions = game.sequence_action[sequences.gather(-2, best_column.unsqueeze(-2)).squeeze(-2)]
         one_hot = torch.nn.functional.one_hot(actions, game.num_distinct_actions).to(plan.dtype)
         table[..., level.infosets, :] = one_hot
     return table
@@ -103,7 +103,7 @@ def counterfactual_values(game: ExtensiveFormGame, gradient: Tensor, local: Tens
     values = gradient
     infoset_values = torch.zeros(*gradient.shape[:-1], game.num_infosets, dtype=gradient.dtype)
     for level in reversed(game.levels):
-        level_values = (level.gather(values) * level.gather(local) * level.legal).sum(-1)
+        level_values = (level.gather(values) * level.gather(local) * level.legal).sum(-2)
         infoset_values[..., level.infosets] = level_values
         values = values.index_add(-1, level.parents, level_values)
     return values, infoset_values
@@ -113,7 +113,7 @@ def _best_response_pass(game: ExtensiveFormGame, gradient: Tensor) -> tuple[Tens
     """Bottom-up maxima: best-response values ``q`` per sequence and the best column per level."""
     values, choices = gradient, []
     for level in reversed(game.levels):
-        best, column = (level.gather(values) + level.padding).max(-1)
+        best, column = (level.gather(values) + level.padding).max(-2)
         choices.append(column)
         values = values.index_add(-1, level.parents, best)
     return values, choices[::-1]

@@ -64,10 +64,11 @@ class DilatedRegularizer:
         if weights is not None and (weights.shape != (game.num_infosets,) or not bool((weights > 0).all())):
             raise ValueError(f"weights must be a positive tensor of shape ({game.num_infosets},)")
         self.game = game
-        self._level_weights = [None if weights is None else weights[level.infosets].to(game.dtype).unsqueeze(-1)
+        self._level_weights = [None if weights is None else weights[level.infosets].to(game.dtype)
                                for level in game.levels]
         self._sequence_weights = (torch.ones(game.num_sequences - 2, dtype=game.dtype) if weights is None
                                   else weights[game.sequence_infoset[2:]].to(game.dtype))
+        self._parents = game.sequence_parent[2:]
         self._illegal = [~level.legal for level in game.levels]
         self._roots = self.from_local(torch.ones(2, dtype=game.dtype))
 
@@ -82,7 +83,7 @@ class DilatedRegularizer:
     def divergence(self, state: Tensor, plan: Tensor, reference: Tensor) -> Tensor:
         """``D(x ‖ r) = Σ_I β_I x(p(I)) D_ψ(π_I ‖ ρ_I)`` between two states, ``x`` with realization ``plan``."""
         local = self._local_divergences(state[..., 2:], reference[..., 2:])
-        return (self._sequence_weights * plan[..., self.game.sequence_parent[2:]] * local).sum(-1)
+        return (self._sequence_weights * plan.index_select(-1, self._parents) * local).sum(-1)
 
     def _local_divergences(self, state: Tensor, reference: Tensor) -> Tensor:
         """Per-sequence terms whose sum over an information set's actions is ``D_ψ(π_I ‖ ρ_I)``."""
@@ -106,14 +107,14 @@ class DilatedRegularizer:
             local_state, value = self._local_step(level_values, [level.gather(r) for r in references],
                                                   coefficients, total, level.padding, illegal)
             blocks.append(level.scatter(local_state))
-            values = values.index_add(-1, level.parents, value if weight is None else value * weight.squeeze(-1))
+            values = values.index_add(-1, level.parents, value if weight is None else value * weight)
         return torch.cat([self._roots.expand(*scores.shape[:-1], 2), *reversed(blocks)], -1)
 
     def _local_step(self, values: Tensor, references: list[Tensor], coefficients: Sequence[float], total: float,
                     padding: Tensor, illegal: Tensor) -> tuple[Tensor, Tensor]:
         """One level's local problems with unit weight: ``max_π ⟨π, values⟩ − Σ_k c_k D_ψ(π ‖ ρ_k)``.
 
-        Returns the maximizers as states, ``(*batch, rows, width)``, and the maxima, ``(*batch, rows)``.
+        Returns the maximizers as states, ``(*batch, width, columns)``, and the maxima, ``(*batch, columns)``.
         """
         raise NotImplementedError
 
@@ -140,8 +141,8 @@ class DilatedEntropy(DilatedRegularizer):
         for coefficient, log_reference in zip(coefficients, references):
             logits = logits + coefficient * log_reference
         logits = logits / total + padding
-        normalizer = torch.logsumexp(logits, -1)
-        return logits - normalizer.unsqueeze(-1), total * normalizer
+        normalizer = torch.logsumexp(logits, -2)
+        return logits - normalizer.unsqueeze(-2), total * normalizer
 
 
 class DilatedEuclidean(DilatedRegularizer):
@@ -161,13 +162,13 @@ class DilatedEuclidean(DilatedRegularizer):
     def _local_step(self, values, references, coefficients, total, padding, illegal):
         target = values
         for coefficient, reference in zip(coefficients, references):
-            target = target + coefficient * reference
-        strategy = project_to_simplex(target / total + padding)
-        value = (strategy * values).sum(-1)  # padded columns have strategy 0 and finite values
+            target = target + coefficient * reference if coefficient != 1 else target + reference
+        strategy = project_to_simplex((target if total == 1 else target / total) + padding, dim=-2)
+        value = strategy * values  # padded columns have strategy 0 and finite values
         for coefficient, reference in zip(coefficients, references):
-            difference = (strategy - reference).masked_fill(illegal, 0)
-            value = value - (0.5 * coefficient) * (difference * difference).sum(-1)
-        return strategy, value
+            difference = (strategy - reference).masked_fill_(illegal, 0)
+            value = value.addcmul_(difference, difference, value=-0.5 * coefficient)
+        return strategy, value.sum(-2)
 
 
 REGULARIZERS: dict[str, type[DilatedRegularizer]] = {"entropy": DilatedEntropy, "euclidean": DilatedEuclidean}
@@ -191,7 +192,7 @@ def subtree_payoff_mass(game: ExtensiveFormGame) -> Tensor:
     sizes = sizes.index_add(0, game.leaf_columns, weights * uniform[game.leaf_rows])
     mass = torch.zeros(game.num_infosets, dtype=game.dtype)
     for level in reversed(game.levels):
-        level_mass = (level.gather(sizes) * level.legal).sum(-1)
+        level_mass = (level.gather(sizes) * level.legal).sum(-2)
         mass[level.infosets] = level_mass
         sizes = sizes.index_add(0, level.parents, level_mass)
     return mass

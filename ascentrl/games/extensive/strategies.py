@@ -96,7 +96,7 @@ def realization_plan(game: ExtensiveFormGame, local: Tensor) -> Tensor:
     """Top-down products ``x(Ia) = x(p(I)) · b(Ia)`` from local probabilities ``b`` (differentiable)."""
     plan = local[..., :2]
     for level in game.levels:
-        plan = torch.cat([plan, plan[..., level.sequence_parents] * local[..., level.start:level.stop]], -1)
+        plan = torch.cat([plan, plan.index_select(-1, level.sequence_parents) * local[..., level.start:level.stop]], -1)
     return plan
 
 

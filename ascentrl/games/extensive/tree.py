@@ -46,20 +46,24 @@ _PROBABILITY_TOLERANCE = 1e-9
 class TreeLevel:
     """The information sets of both players that follow the same number of own choices.
 
-    Rows are information sets, columns their legal actions in ascending order, padded to the
-    widest row. Padded columns gather the row's first sequence (any finite value would do) and
-    carry ``-inf`` in ``padding`` so that maxima, log-sum-exps and projections ignore them.
+    Stored *actions first*: a level is a table with one column per information set and one row
+    per action slot (the ``k``-th legal action, ascending), padded to the widest information set.
+    Reductions over actions then run across rows with the information sets contiguous in memory,
+    several times faster than over a short trailing dimension (as in
+    :mod:`ascentrl.games.zero_sum`). Padded slots gather the column's first sequence (any finite
+    value would do) and carry ``-inf`` in ``padding`` so that maxima, log-sum-exps and projections
+    ignore them.
 
     Attributes:
-        infosets: ``(rows,)`` information set indices.
-        parents: ``(rows,)`` the parent sequence of each information set.
-        sequences: ``(rows, width)`` the sequence of each legal action (padded).
-        legal: ``(rows, width)`` which columns are real actions.
-        padding: ``(rows, width)`` ``0`` on real actions, ``-inf`` on padded columns.
-        start, stop: this level's sequences are ``start:stop``, in row-major order of ``sequences``.
+        infosets: ``(columns,)`` information set indices.
+        parents: ``(columns,)`` the parent sequence of each information set.
+        sequences: ``(width, columns)`` the sequence of each legal action (padded).
+        legal: ``(width, columns)`` which slots are real actions.
+        padding: ``(width, columns)`` ``0`` on real actions, ``-inf`` on padded slots.
+        start, stop: this level's sequences are ``start:stop``, information set by information set.
         sequence_parents: ``(stop - start,)`` the parent sequence of each of them.
         legal_positions: ``(stop - start,)`` where each of those sequences sits in the flattened
-            ``(rows * width)`` table.
+            ``(width * columns)`` table.
     """
 
     infosets: Tensor
@@ -73,12 +77,13 @@ class TreeLevel:
     legal_positions: Tensor
 
     def gather(self, values: Tensor) -> Tensor:
-        """``values[..., sequences]``: per-sequence values as a ``(*batch, rows, width)`` table."""
-        return values[..., self.sequences]
+        """``values[..., sequences]``: per-sequence values as a ``(*batch, width, columns)`` table."""
+        # index_select on the flat index is two to three times faster than advanced indexing here.
+        return values.index_select(-1, self.sequences.view(-1)).view(*values.shape[:-1], *self.sequences.shape)
 
     def scatter(self, table: Tensor) -> Tensor:
-        """The inverse of :meth:`gather` on real actions: ``(*batch, rows, width) -> (*batch, stop - start)``."""
-        return table.flatten(-2)[..., self.legal_positions]
+        """The inverse of :meth:`gather` on real actions: ``(*batch, width, columns) -> (*batch, stop - start)``."""
+        return table.flatten(-2).index_select(-1, self.legal_positions)
 
 
 @dataclass(frozen=True, eq=False)
@@ -298,14 +303,14 @@ def _tensors(rules: GameRules, infosets: list[_Infoset], entries: dict[tuple, fl
                 sequence_player.append(infoset.player)
                 sequence_infoset.append(number)
                 sequence_action.append(action)
-                legal_positions.append(row * width + column)
+                legal_positions.append(column * len(rows) + row)
             sequences.append([first + column if column < len(infoset.legal) else first for column in range(width)])
-        legal = torch.tensor([[column < len(table[number].legal) for column in range(width)] for number in rows])
+        legal = torch.tensor([[column < len(table[number].legal) for column in range(width)] for number in rows]).T
         levels.append(TreeLevel(
             infosets=torch.tensor(rows),
             parents=torch.tensor([parent_of(table[number]) for number in rows]),
-            sequences=torch.tensor(sequences),
-            legal=legal,
+            sequences=torch.tensor(sequences).T.contiguous(),
+            legal=legal.contiguous(),
             padding=torch.zeros(legal.shape, dtype=dtype).masked_fill(~legal, -math.inf),
             start=start,
             stop=len(sequence_player),
