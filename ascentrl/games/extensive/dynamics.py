@@ -15,22 +15,26 @@ default (projections onto each information set's simplex), or the dilated entrop
   2018): ``x_{t+1} = prox_{x_t}(η (2 g_t − g_{t−1}))``, the last gradient extrapolated by the
   change since the one before. One gradient and one proximal step per iteration.
 * ``extragradient`` — mirror prox (Korpelevich 1976; Nemirovski 2004): a look-ahead
-  ``x̂ = prox_x(η g(x))``, then ``x ← prox_x(η g(x̂))``. Two gradients and two proximal steps.
+  ``x̂ = prox_x(η g(x))``, then ``x ← prox_x(η g(x̂))``. Two gradients and two proximal steps,
+  and by default an adaptive ``η`` (see :class:`TreeplexExtragradient`): the fastest last iterate
+  here.
 * ``mmd`` — magnetic mirror descent (Sokota et al. 2023, "A unified approach to reinforcement
   learning, quantal response equilibria, and two-player zero-sum games"):
   ``x ← argmax_x ⟨η g(x_t), x⟩ − αη D(x ‖ ρ) − D(x ‖ x_t)``, pulled towards a magnet ``ρ``
-  (uniform play). It converges in the last iterate, fast, to the equilibrium of the game
-  regularized by ``α D(· ‖ ρ)``, which is ``O(α)`` away from Nash; ``magnet_every = K`` moves
-  the magnet to the current iterate every ``K`` steps (a proximal-point outer loop) so that the
-  iterates approach a Nash equilibrium itself.
+  (uniform play). With a fixed magnet it converges in the last iterate to the equilibrium of the
+  game regularized by ``α D(· ‖ ρ)``, which is ``O(α)`` away from Nash; ``magnet_every = K``
+  (the default, ``K = 10``) moves the magnet to the current iterate every ``K`` steps, a
+  proximal-point outer loop whose iterates approach a Nash equilibrium itself.
 
 Optimistic ascent and extragradient converge in the last iterate in two-player zero-sum games
 (Lee, Kroer & Luo 2021, "Last-iterate convergence in extensive-form games"; Wei, Lee, Zhang & Luo
-2021 show a linear rate on polytopes for the Euclidean geometry). Step sizes are relative to the
+2021 show a linear rate on polytopes for the Euclidean geometry). Step sizes are in units of the
 game's payoff scale: the gradient is divided by ``max_I M_I``, the most payoff that hangs below
-one information set (:func:`~ascentrl.games.extensive.mirror.subtree_payoff_mass`), so one step
-size suits Kuhn and Leduc poker alike. The defaults were measured (``scripts/extensive_games.py``);
-larger steps diverge, smaller ones are slower.
+one information set (:func:`~ascentrl.games.extensive.mirror.subtree_payoff_mass`). Even so the
+largest stable step differs between games (about 3 for extragradient and 1.5 for optimistic
+ascent on Kuhn poker, 8 and 3.5 on Leduc poker, measured), so the fixed defaults are Kuhn's safe
+ones and extragradient finds its own. The tensors are tiny: run with one torch thread
+(``torch.set_num_threads(1)``); a second one only adds synchronization.
 """
 
 from __future__ import annotations
