@@ -7,7 +7,8 @@ equilibrium is unique), OpenSpiel's ``exploitability.nash_conv`` of the learned 
 (agreement to 1e-9), the definition of a proximal step (no feasible plan scores higher), and the
 sign convention: one ascent step raises each player's own payoff against the other's old policy;
 and uniform play's NashConv, which ascentrl.games' generic dynamics with Ascent must cut by an
-order of magnitude on softmax policies through the differentiable payoffs. Convergence speed is measured by ``scripts/bench_extensive_games.py``, never here.
+order of magnitude on softmax policies through the differentiable payoffs. Convergence speed is
+measured by ``scripts/bench_extensive_games.py``, never here.
 """
 
 from __future__ import annotations
