@@ -1,10 +1,11 @@
 """Benchmark: time to a target NashConv on Kuhn and Leduc poker, ours against OpenSpiel's CFR+, same run.
 
-Every solver starts from uniform play and is timed only while it steps; NashConv of its reported
-iterate (ours: the last iterate for the ascent methods and mmd, the average for cfr/cfr_plus;
-OpenSpiel's CFR+: the average policy) is evaluated exactly between steps, off the clock, with
-ascentrl.games.extensive.nash_conv (tested against OpenSpiel's exploitability to 1e-9). The peers,
-in the same process and run:
+Every solver starts from uniform play and is timed only while it steps; the solvers take turns
+(--slice-seconds of solving each), so a shared machine's changing load falls on all of them alike.
+NashConv of each one's reported iterate (ours: the last iterate for the ascent methods and mmd, the
+average for cfr/cfr_plus; OpenSpiel's CFR+: the average policy) is evaluated exactly between
+steps, off the clock, with ascentrl.games.extensive.nash_conv (tested against OpenSpiel's
+exploitability to 1e-9). The peers, in the same process and run:
 
 * OpenSpiel's C++ CFR+ through pyspiel (pyspiel.CFRPlusSolver), checked every --check-every steps;
 * OpenSpiel's Python CFR+ (open_spiel.python.algorithms.cfr.CFRPlusSolver), for --python-seconds.
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import pyspiel
 import torch
-from harness.extensive_game_runs import CurvePoint, SolverRun, plot_nash_conv, run_solver
+from harness.extensive_game_runs import CurvePoint, SolverRun, plot_nash_conv
 from harness.openspiel_policies import from_cpp_policy, from_tabular_policy
 from open_spiel.python.algorithms import cfr as openspiel_cfr
 
@@ -60,6 +61,8 @@ class BenchConfig:
     """Seconds of solving for OpenSpiel's Python CFR+ on Leduc (a sixth of it on Kuhn); 0 skips it."""
     check_every: int = 10
     """OpenSpiel's solvers are evaluated every this many iterations (ours after every one)."""
+    slice_seconds: float = 0.25
+    """Solvers take turns, each running this many seconds of solving per turn."""
     threads: int = 1
     """torch threads (one is fastest for these small tensors)."""
     plot: str | None = None
@@ -73,9 +76,9 @@ class BenchConfig:
         unknown = [method for method in self.methods if method not in SOLVERS]
         if unknown or not self.methods:
             raise ValueError(f"--methods must name one or more of {', '.join(SOLVERS)}; got {list(self.methods)}")
-        for name in ("seconds", "python_seconds"):
+        for name in ("seconds", "python_seconds", "slice_seconds"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0) or (name == "seconds" and value == 0):
+            if not (math.isfinite(value) and value >= 0) or (name != "python_seconds" and value == 0):
                 raise ValueError(f"--{name.replace('_', '-')} must be a finite number > 0, got {value!r}")
         for name in ("check_every", "threads"):
             if getattr(self, name) < 1:
@@ -84,45 +87,78 @@ class BenchConfig:
             raise ValueError("--plot draws one game; choose --game kuhn_poker or --game leduc_poker")
 
 
-def run_openspiel(solver, read_policy, game: ExtensiveFormGame, name: str, *, target: float, seconds: float,
-                  check_every: int) -> SolverRun:
-    """Step an OpenSpiel CFR solver until its average policy reaches ``target`` or ``seconds`` run out."""
-    run, solving, iteration = SolverRun(name), 0.0, 0
-    while True:
-        started = time.perf_counter()
-        solver.evaluate_and_update_policy()
-        solving += time.perf_counter() - started
-        iteration += 1
-        out_of_time = solving >= seconds
-        if iteration % check_every and not out_of_time:
-            continue
-        value = float(nash_conv(game, sequence_form(game, read_policy(solver))))
-        run.curve.append(CurvePoint(iteration, solving, value))
-        if value <= target or out_of_time:
-            break
-    run.iterations, run.seconds, run.average_nash_conv = iteration, solving, value
-    run.reached_target = value <= target
-    return run
+class Contender:
+    """One solver racing to the target NashConv, advanced a slice at a time so that every contender
+    runs under the same load of a shared machine (contenders take turns, as in bench_optimizer.py).
+
+    Args:
+        name: the row's label.
+        step: runs one iteration.
+        evaluate: NashConv of the reported iterate (called off the clock).
+        target: stop once NashConv is at or below it.
+        seconds: most seconds of solving.
+        evaluate_every: iterations between evaluations.
+    """
+
+    def __init__(self, name: str, step, evaluate, *, target: float, seconds: float, evaluate_every: int) -> None:
+        self.run, self.finished = SolverRun(name), False
+        self._step, self._evaluate = step, evaluate
+        self._target, self._seconds, self._every = target, seconds, evaluate_every
+
+    def advance(self, slice_seconds: float) -> None:
+        """Step for about ``slice_seconds`` of solving, or until finished."""
+        run, budget = self.run, self.run.seconds + slice_seconds
+        while not self.finished and run.seconds < budget:
+            started = time.perf_counter()
+            self._step()
+            run.seconds += time.perf_counter() - started
+            run.iterations += 1
+            out_of_time = run.seconds >= self._seconds
+            if run.iterations % self._every and not out_of_time:
+                continue
+            value = self._evaluate()
+            run.reached_target = value <= self._target
+            self.finished = run.reached_target or out_of_time
+            # Points about 2% apart in iterations draw the curve; the last one is always kept.
+            if self.finished or not run.curve or run.iterations >= 1.02 * run.curve[-1].iteration:
+                run.curve.append(CurvePoint(run.iterations, run.seconds, value))
+
+
+def contenders(name: str, game: ExtensiveFormGame, config: BenchConfig) -> list[Contender]:
+    """Our solvers and OpenSpiel's C++ and Python CFR+ on one game, from uniform play."""
+    openspiel_game, target = pyspiel.load_game(name), TARGETS[name]
+    seconds = config.seconds if name == "leduc_poker" else config.seconds / 6
+    racers = []
+    for method in config.methods:
+        make_solver(method, game).step()  # warm-up: first-call allocations and dispatch
+        solver = make_solver(method, game)
+        racers.append(Contender(f"ours: {method}", solver.step, solver.reported_nash_conv, target=target,
+                                seconds=seconds, evaluate_every=1))
+
+    def average_nash_conv(solver, read_policy):
+        return lambda: float(nash_conv(game, sequence_form(game, read_policy(solver.average_policy()))))
+
+    cpp = pyspiel.CFRPlusSolver(openspiel_game)
+    racers.append(Contender("OpenSpiel C++ CFR+", cpp.evaluate_and_update_policy,
+                            average_nash_conv(cpp, lambda policy: from_cpp_policy(game, policy)),
+                            target=target, seconds=seconds, evaluate_every=config.check_every))
+    python_seconds = config.python_seconds if name == "leduc_poker" else config.python_seconds / 6
+    if python_seconds > 0:
+        python = openspiel_cfr.CFRPlusSolver(openspiel_game)
+        racers.append(Contender("OpenSpiel Python CFR+", python.evaluate_and_update_policy,
+                                average_nash_conv(python, lambda policy: from_tabular_policy(game, policy)),
+                                target=target, seconds=python_seconds, evaluate_every=config.check_every))
+    return racers
 
 
 def bench_game(name: str, config: BenchConfig) -> dict:
-    """Every solver on one game; the rows and the verdict."""
-    game, openspiel_game, target = make_game(name), pyspiel.load_game(name), TARGETS[name]
-    seconds = config.seconds if name == "leduc_poker" else config.seconds / 6
-    runs = {}
-    for method in config.methods:
-        make_solver(method, game).step()  # warm-up: first-call allocations and dispatch
-        runs[f"ours: {method}"] = run_solver(make_solver(method, game), method, 10**7, target_nash_conv=target,
-                                             max_seconds=seconds)
-    runs["OpenSpiel C++ CFR+"] = run_openspiel(
-        pyspiel.CFRPlusSolver(openspiel_game), lambda solver: from_cpp_policy(game, solver.average_policy()), game,
-        "OpenSpiel C++ CFR+", target=target, seconds=seconds, check_every=config.check_every)
-    python_seconds = config.python_seconds if name == "leduc_poker" else config.python_seconds / 6
-    if python_seconds > 0:
-        runs["OpenSpiel Python CFR+"] = run_openspiel(
-            openspiel_cfr.CFRPlusSolver(openspiel_game),
-            lambda solver: from_tabular_policy(game, solver.average_policy()), game, "OpenSpiel Python CFR+",
-            target=target, seconds=python_seconds, check_every=config.check_every)
+    """Every solver on one game, in turns; the rows and the verdict."""
+    game, target = make_game(name), TARGETS[name]
+    racers = contenders(name, game, config)
+    while not all(racer.finished for racer in racers):
+        for racer in racers:
+            racer.advance(config.slice_seconds)
+    runs = {racer.run.method: racer.run for racer in racers}
     cpp = runs["OpenSpiel C++ CFR+"]
     rows = []
     for label, run in runs.items():

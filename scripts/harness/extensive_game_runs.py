@@ -1,8 +1,8 @@
 """Run a solver of :mod:`ascentrl.games.extensive` with a clock and a NashConv curve, and plot curves.
 
 What ``scripts/extensive_games.py`` and ``scripts/bench_extensive_games.py`` share. The clock runs
-only while the solver steps: evaluating NashConv (exactly, after the step) is left out, as it is
-for the OpenSpiel solvers the benchmark compares with.
+only while a solver steps: evaluating NashConv (exactly, after the step) is left out, as the
+benchmark does for the OpenSpiel solvers it compares with.
 """
 
 from __future__ import annotations
@@ -47,9 +47,8 @@ class SolverRun:
 
 
 def run_solver(solver: Solver, method: str, iterations: int, *, target_nash_conv: float | None = None,
-               max_seconds: float | None = None, curve_points: int = 200) -> SolverRun:
-    """Step ``solver`` up to ``iterations`` times, or until its reported iterate's NashConv ≤ the target,
-    or until ``max_seconds`` of solving have passed.
+               curve_points: int = 200) -> SolverRun:
+    """Step ``solver`` up to ``iterations`` times, or until its reported iterate's NashConv ≤ the target.
 
     With a target the reported NashConv is evaluated after every step (so the run stops at the
     first iterate that reaches it); without one, at about ``curve_points`` iterations spaced
@@ -62,14 +61,13 @@ def run_solver(solver: Solver, method: str, iterations: int, *, target_nash_conv
         started = time.perf_counter()
         solver.step()
         solving += time.perf_counter() - started
-        out_of_time = max_seconds is not None and solving >= max_seconds
-        if target_nash_conv is None and iteration not in checkpoints and not out_of_time:
+        if target_nash_conv is None and iteration not in checkpoints:
             continue
         reported = solver.reported_nash_conv()
         reached = target_nash_conv is not None and reported <= target_nash_conv
-        if iteration in checkpoints or reached or out_of_time:
+        if iteration in checkpoints or reached:
             run.curve.append(CurvePoint(iteration, solving, reported))
-        if reached or out_of_time:
+        if reached:
             break
     run.iterations, run.seconds = solver.iteration, solving
     run.last_nash_conv, run.average_nash_conv = solver.nash_conv(), solver.average_nash_conv()
