@@ -69,9 +69,9 @@ def best_responses(game: ExtensiveFormGame, plan: Tensor) -> Tensor:
     """
     _, choices = _best_response_pass(game, payoff_gradient(game, plan))
     table = torch.zeros(*plan.shape[:-1], game.num_infosets, game.num_distinct_actions, dtype=plan.dtype)
-    for level, best_column in zip(game.levels, choices):
-        sequences = level.sequences.expand(*best_column.shape[:-1], *level.sequences.shape)
-        actions = game.sequence_action[sequences.gather(-2, best_column.unsqueeze(-2)).squeeze(-2)]
+    for level, best_slot in zip(game.levels, choices):
+        sequences = level.sequences.expand(*best_slot.shape[:-1], *level.sequences.shape)
+        actions = game.sequence_action[sequences.gather(-2, best_slot.unsqueeze(-2)).squeeze(-2)]
         one_hot = torch.nn.functional.one_hot(actions, game.num_distinct_actions).to(plan.dtype)
         table[..., level.infosets, :] = one_hot
     return table
@@ -110,11 +110,11 @@ def counterfactual_values(game: ExtensiveFormGame, gradient: Tensor, local: Tens
 
 
 def _best_response_pass(game: ExtensiveFormGame, gradient: Tensor) -> tuple[Tensor, list[Tensor]]:
-    """Bottom-up maxima: best-response values ``q`` per sequence and the best column per level."""
+    """Bottom-up maxima: best-response values ``q`` per sequence and the best action slot per level."""
     values, choices = gradient, []
     for level in reversed(game.levels):
-        best, column = (level.gather(values) + level.padding).max(-2)
-        choices.append(column)
+        best, slot = (level.gather(values) + level.padding).max(-2)
+        choices.append(slot)
         values = values.index_add(-1, level.parents, best)
     return values, choices[::-1]
 

@@ -291,24 +291,25 @@ def _tensors(rules: GameRules, infosets: list[_Infoset], entries: dict[tuple, fl
         width_by_level[infoset.depth] = max(width_by_level.get(infoset.depth, 0), len(infoset.legal))
     levels = []
     for depth in sorted(width_by_level):
-        rows = [number for number, infoset in enumerate(table) if infoset.depth == depth]
+        members = [number for number, infoset in enumerate(table) if infoset.depth == depth]
         width, start = width_by_level[depth], len(sequence_player)
+        # Built one list per information set, then transposed to the level's actions-first layout.
         sequences, sequence_parents, legal_positions = [], [], []
-        for row, number in enumerate(rows):
+        for position, number in enumerate(members):
             infoset = table[number]
             first = len(sequence_player)
             sequence_parents += [parent_of(infoset)] * len(infoset.legal)
-            for column, action in enumerate(infoset.legal):
+            for slot, action in enumerate(infoset.legal):
                 sequence_number[(number, action)] = len(sequence_player)
                 sequence_player.append(infoset.player)
                 sequence_infoset.append(number)
                 sequence_action.append(action)
-                legal_positions.append(column * len(rows) + row)
-            sequences.append([first + column if column < len(infoset.legal) else first for column in range(width)])
-        legal = torch.tensor([[column < len(table[number].legal) for column in range(width)] for number in rows]).T
+                legal_positions.append(slot * len(members) + position)
+            sequences.append([first + slot if slot < len(infoset.legal) else first for slot in range(width)])
+        legal = torch.tensor([[slot < len(table[number].legal) for slot in range(width)] for number in members]).T
         levels.append(TreeLevel(
-            infosets=torch.tensor(rows),
-            parents=torch.tensor([parent_of(table[number]) for number in rows]),
+            infosets=torch.tensor(members),
+            parents=torch.tensor([parent_of(table[number]) for number in members]),
             sequences=torch.tensor(sequences).T.contiguous(),
             legal=legal.contiguous(),
             padding=torch.zeros(legal.shape, dtype=dtype).masked_fill(~legal, -math.inf),
