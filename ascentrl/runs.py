@@ -4,9 +4,9 @@ and a command line built from a config dataclass.
 Nothing here knows about a particular algorithm or environment.
 
 - :func:`seed_everything` seeds python's ``random``, numpy and torch in one visible call.
-- :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`save_checkpoint` write through a
-  temporary file in the same folder, flush and fsync it, then ``os.replace`` it over the target: a crash mid-write
-  leaves the previous file (or none), never a broken one.
+- :func:`write_json`, :func:`write_csv`, :func:`write_line_plot`, :func:`write_figure`, :func:`save_checkpoint`
+  write through a temporary file in the same folder, flush and fsync it, then ``os.replace`` it over the target:
+  a crash mid-write leaves the previous file (or none), never a broken one.
 - :func:`load_checkpoint` checks the file's zip CRCs, reads it with ``torch.load(weights_only=True)``
   (so a checkpoint cannot run code) and turns every way of failing into one :class:`CheckpointError`
   naming the file and the problem.
@@ -70,6 +70,7 @@ __all__ = [
     "seed_everything",
     "stopped_on_non_finite",
     "write_csv",
+    "write_figure",
     "write_json",
     "write_line_plot",
 ]
@@ -228,8 +229,13 @@ def write_line_plot(
         axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best")
+    return write_figure(path, figure)
+
+
+def write_figure(path: str | os.PathLike, figure: Any, *, dpi: int = 110) -> Path:
+    """Render a matplotlib ``Figure`` (built without pyplot) to a PNG and write it atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=dpi)
     data = buffer.getvalue()
     return _write_atomically(path, lambda file: file.write(data), binary=True)
 
