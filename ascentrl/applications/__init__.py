@@ -10,6 +10,7 @@ from ascentrl.applications.eigengame import (
     StreamingPCA,
     eigengame_utilities,
     fit_streaming,
+    largest_eigenvalue,
     longest_streak,
     subspace_distance,
     unit_rows,
@@ -25,6 +26,7 @@ from ascentrl.applications.gan import (
 )
 from ascentrl.applications.gan_targets import GAN_TARGETS, MixtureTarget, ModeCoverage, make_target, mode_coverage
 from ascentrl.applications.pca_baselines import GeneralizedHebbian, OjaSubspace
+from ascentrl.applications.sparse_coding import SparseCoding, atom_recovery, soft_threshold
 
 __all__ = [
     "GAN_TARGETS",
@@ -36,16 +38,20 @@ __all__ = [
     "ModeCoverage",
     "OjaSubspace",
     "PCAFit",
+    "SparseCoding",
     "StreamingPCA",
+    "atom_recovery",
     "build_discriminator",
     "build_generator",
     "eigengame_utilities",
     "fit_streaming",
     "gan_objectives",
     "generate",
+    "largest_eigenvalue",
     "longest_streak",
     "make_target",
     "mode_coverage",
+    "soft_threshold",
     "subspace_distance",
     "train_gan",
     "unit_rows",

@@ -61,6 +61,7 @@ __all__ = [
     "StreamingPCA",
     "eigengame_utilities",
     "fit_streaming",
+    "largest_eigenvalue",
     "longest_streak",
     "subspace_distance",
     "unit_rows",
@@ -244,6 +245,23 @@ def fit_streaming(
             start = time.perf_counter()
     seconds += time.perf_counter() - start
     return PCAFit(unit_rows(method.components), seconds, steps, history)
+
+
+def largest_eigenvalue(data: Tensor, *, rows: int = 1024, iterations: int = 50) -> float:
+    """Power-iteration estimate of the top eigenvalue of ``XᵀX / B`` on the first ``rows`` rows of ``data``.
+
+    Streaming step sizes are scaled by it, so that one setting of ``lr`` suits data of any scale.
+    """
+    sample = data[:rows].to(torch.float64)
+    vector = torch.ones(data.shape[1], dtype=torch.float64)
+    value = 0.0
+    for _ in range(iterations):
+        product = sample.mT @ (sample @ vector) / len(sample)
+        value = float(torch.linalg.vector_norm(product))
+        if value == 0.0:
+            return 0.0
+        vector = product / value
+    return value
 
 
 def _check_k(dim: int, k: int) -> None:

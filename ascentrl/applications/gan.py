@@ -154,8 +154,8 @@ def gan_objectives(
         generator_objective: ``non_saturating`` or ``minimax`` (``u_G = −u_D``).
         gradient_penalty: ``γ ≥ 0`` of the R1 penalty on the discriminator (its objective only).
     """
-    if gradient_penalty:
-        real = real.detach().requires_grad_(True)
+    if gradient_penalty and not real.requires_grad:
+        real = real.detach().requires_grad_(True)  # a leaf to take the slopes ∇_x D(x) at
     real_logits = discriminator(real).squeeze(-1)
     fake_logits = discriminator(generator(noise)).squeeze(-1)
     discriminator_objective = logsigmoid(real_logits).mean() + logsigmoid(-fake_logits).mean()
