@@ -18,7 +18,12 @@ constant — proximal alternating linearized maximization (PALM; Bolte, Sabach a
 1. codes: ``A ← S_{λ/L_A}(A + ∇_A J / L_A)`` with ``∇_A J = (X − ADᵀ) D``, ``L_A = ‖DᵀD‖₂`` and
    ``S_t(a) = sign(a) max(|a| − t, 0)`` the soft threshold, the proximal map of ``λ‖·‖₁`` (ISTA's step);
 2. dictionary: ``D ← normalize_columns(D + ∇_D J / L_D)`` with ``∇_D J = (X − AD^T)ᵀ A`` and
-   ``L_D = ‖AᵀA‖₂``; an atom that no code uses is left as it is.
+   ``L_D = ‖AᵀA‖₂``;
+3. atom replacement, as K-SVD does it (Aharon, Elad and Bruckstein 2006): alternating ascent can
+   settle with two atoms on (nearly) the same direction, sharing one planted atom while another is
+   missing; that is a local maximum the gradient cannot leave. When two atoms have ``|cos| > 0.95``,
+   or an atom is used by no code, the less used one is replaced by the normalized residual
+   ``x_n − D a_n`` of the worst-represented point and its codes are reset to 0.
 
 The smooth part ``J`` is differentiated by autograd and stepped by an :class:`ascentrl.Ascent`
 optimizer per block (plain steps with the learning rate set to ``1/L`` every time); the soft
@@ -62,9 +67,15 @@ class SparseCoding:
         atoms: dictionary size ``m`` (``1 ≤ m ≤ n``).
         sparsity_weight: ``λ > 0``, the weight of the Laplace prior.
         seed: picks the data points that initialize the dictionary.
+        replace_atoms: replace duplicated and unused atoms (step 3 of the module docstring).
     """
 
-    def __init__(self, data: Tensor, atoms: int, *, sparsity_weight: float, seed: int = 0) -> None:
+    duplicate_cosine = 0.95
+    """Two atoms whose ``|cos|`` exceeds this are duplicates."""
+
+    def __init__(
+        self, data: Tensor, atoms: int, *, sparsity_weight: float, seed: int = 0, replace_atoms: bool = True
+    ) -> None:
         if data.dim() != 2 or not bool(torch.isfinite(data).all()):
             raise ValueError(f"data must be a finite matrix (n, d), got shape {tuple(data.shape)}")
         if isinstance(atoms, bool) or not isinstance(atoms, int) or not 1 <= atoms <= len(data):
@@ -73,6 +84,7 @@ class SparseCoding:
             raise ValueError(f"sparsity_weight must be a finite number > 0, got {sparsity_weight!r}")
         self.data = data
         self.sparsity_weight = float(sparsity_weight)
+        self.replace_atoms = replace_atoms
         chosen = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:atoms]
         self.dictionary = _unit_columns(data[chosen].mT.clone()).requires_grad_(True)
         self.codes = torch.zeros(len(data), atoms, dtype=data.dtype, requires_grad=True)
@@ -99,6 +111,27 @@ class SparseCoding:
             self._ascend(self.dictionary_optimizer, 1.0 / dictionary_lipschitz)
             with torch.no_grad():
                 self.dictionary.copy_(_unit_columns(self.dictionary))
+        if self.replace_atoms:
+            self._replace_redundant_atom()
+
+    @torch.no_grad()
+    def _replace_redundant_atom(self) -> None:
+        """Replace one duplicated or unused atom by the worst-represented point's residual."""
+        usage = (self.codes != 0).sum(dim=0)
+        cosines = (self.dictionary.mT @ self.dictionary).abs().fill_diagonal_(0.0)
+        first, second = divmod(int(cosines.argmax()), cosines.shape[1])
+        if float(cosines[first, second]) > self.duplicate_cosine:
+            atom = first if usage[first] <= usage[second] else second
+        elif bool((usage == 0).any()):
+            atom = int(torch.argmin(usage))
+        else:
+            return
+        residuals = self.data - self.codes @ self.dictionary.mT
+        worst = int(torch.argmax((residuals**2).sum(dim=1)))
+        if float(residuals[worst].norm()) == 0.0:
+            return
+        self.dictionary[:, atom] = residuals[worst] / residuals[worst].norm()
+        self.codes[:, atom] = 0.0
 
     def _ascend(self, optimizer: Ascent, lr: float) -> None:
         for group in optimizer.param_groups:
