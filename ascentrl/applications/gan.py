@@ -74,12 +74,12 @@ class GANSettings:
     """
 
     dynamics: str = "simultaneous"
-    steps: int = 3000
+    steps: int = 20_000
     batch_size: int = 256
     latent_dim: int = 16
     hidden_units: int = 128
     hidden_layers: int = 3
-    lr: float = 2e-4
+    lr: float = 1e-3
     betas: tuple[float, float] = (0.5, 0.999)
     generator_objective: GeneratorObjective = "non_saturating"
     consensus_weight: float = 1.0
