@@ -10,13 +10,15 @@ Data (MNIST cannot be downloaded here):
   data, when scikit-learn is installed.
 
 Every streaming method sees the same minibatches of the centred rows (:func:`fit_streaming`, cosine
-step decay) with the step size ``lr / λ̂₁``; numpy's float64 covariance plus ``eigh`` (batch PCA) is
-timed in the same run and every row carries its time relative to it. Target of issue 13 (synthetic784, k = 16):
+step decay) with the step size ``lr / λ̂₁``, on one torch thread; numpy's float64 covariance plus
+``eigh`` (batch PCA), on one BLAS thread, is timed in the same run and every row carries its time
+relative to it. Target of issue 13 (synthetic784, k = 16):
 streak 16/16 and subspace distance ≤ 1e-3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -56,15 +58,27 @@ def load_digits() -> np.ndarray | None:
     return sklearn_digits().data.astype(np.float32)
 
 
+def _one_blas_thread():
+    """Limit numpy's BLAS to one thread (threadpoolctl, a scikit-learn dependency) if it is installed:
+    the streaming methods run on one torch thread, and on a busy two-core machine a second BLAS
+    thread made ``eigh`` several times slower, not faster."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _numpy_eigh(centred: np.ndarray, k: int) -> tuple[np.ndarray, float, float]:
     """Top-``k`` eigenvectors (rows) of the float64 covariance by numpy, the seconds spent forming the
     covariance and the seconds of ``eigh`` itself."""
-    start = time.perf_counter()
-    rows = centred.astype(np.float64)
-    covariance = rows.T @ rows / len(rows)
-    formed = time.perf_counter()
-    _, eigenvectors = np.linalg.eigh(covariance)
-    done = time.perf_counter()
+    with _one_blas_thread():
+        start = time.perf_counter()
+        rows = centred.astype(np.float64)
+        covariance = rows.T @ rows / len(rows)
+        formed = time.perf_counter()
+        _, eigenvectors = np.linalg.eigh(covariance)
+        done = time.perf_counter()
     return eigenvectors[:, ::-1][:, :k].T.copy(), formed - start, done - formed
 
 
