@@ -56,7 +56,8 @@ class GANSettings:
     """Architecture, dynamics and optimizer of a 2-D GAN run.
 
     Args:
-        dynamics: a key of :data:`ascentrl.games.DYNAMICS` except ``lola``.
+        dynamics: a key of :data:`ascentrl.games.DYNAMICS` except ``lola`` (not among the GAN
+            dynamics this module is tested and benchmarked with).
         steps: training steps (calls of the dynamics' ``step``).
         batch_size: real points and noises per step.
         latent_dim: dimension of the generator's Gaussian noise.
