@@ -177,6 +177,15 @@ def test_subspace_distance_on_hand_built_spans():
     assert subspace_distance(torch.stack([truth[0], truth[2]]), truth) == pytest.approx(0.5)
 
 
+def test_metrics_refuse_too_few_true_eigenvectors():
+    truth = torch.eye(4, dtype=torch.float64)
+    for metric in (longest_streak, subspace_distance):
+        with pytest.raises(ValueError, match="at least k true eigenvectors"):
+            metric(truth, truth[:2])
+        with pytest.raises(ValueError, match="at least k true eigenvectors"):
+            metric(truth[:2, :3], truth)
+
+
 def test_largest_eigenvalue_matches_eigh():
     data, eigenvalues, _ = planted_data(rows=1024)
     assert largest_eigenvalue(data) == pytest.approx(eigenvalues[0], rel=1e-6)

@@ -117,6 +117,7 @@ def longest_streak(estimates: Tensor, truth: Tensor, *, angle: float = math.pi /
         truth: ``(k', d)`` true eigenvectors as rows, by decreasing eigenvalue, ``k' ≥ k``.
         angle: the tolerance (π/8 in the paper); the sign of an eigenvector is ignored.
     """
+    _check_truth(estimates, truth)
     cosines = (unit_rows(estimates) * unit_rows(truth[: len(estimates)])).sum(dim=1).abs()
     within = cosines >= math.cos(angle)
     return len(within) if bool(within.all()) else int(torch.argmin(within.int()))
@@ -128,6 +129,7 @@ def subspace_distance(estimates: Tensor, truth: Tensor) -> float:
     ``U* = Σ_i u_i u_iᵀ`` over the true eigenvectors (rows of ``truth``, orthonormal) and ``P`` is the
     orthogonal projector onto the span of the estimates, which need not be orthonormal.
     """
+    _check_truth(estimates, truth)
     k = len(estimates)
     basis = torch.linalg.qr(estimates.mT.to(torch.float64)).Q  # (d, k), orthonormal, same span
     overlap = truth[:k].to(torch.float64) @ basis  # (k, k)
@@ -262,6 +264,14 @@ def largest_eigenvalue(data: Tensor, *, rows: int = 1024, iterations: int = 50) 
             return 0.0
         vector = product / value
     return value
+
+
+def _check_truth(estimates: Tensor, truth: Tensor) -> None:
+    if estimates.dim() != 2 or truth.dim() != 2 or estimates.shape[1] != truth.shape[1] or len(truth) < len(estimates):
+        raise ValueError(
+            f"estimates (k, d) need at least k true eigenvectors (k', d) as rows; got shapes"
+            f" {tuple(estimates.shape)} and {tuple(truth.shape)}"
+        )
 
 
 def _check_k(dim: int, k: int) -> None:
