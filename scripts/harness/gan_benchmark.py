@@ -120,7 +120,7 @@ def format_gan_table(rows: Sequence[dict]) -> str:
                 f"{s['seeds_meeting_target']:>8}/{s['seeds']:<3}{s['mean_seconds']:>8.1f}{ratio:>11}"
             )
         for method, modes, quality in PUBLISHED.get(target, []):
-            lines.append(f"{'':<8}{method + ' (published)':<23}{modes:>4.1f}{'':<14}{100 * quality:>6.1f}%")
+            lines.append(f"{'':<8}{method + ' (published)':<19}{modes:>10.1f}{'':<18}{100 * quality:>5.1f}%")
     lines.append(f"(target met = all modes covered and >= {100 * TARGET_HIGH_QUALITY:.0f}% high-quality samples;"
                  " 2,500 samples per run; high quality = within 3 sigma of the nearest mode)")
     return "\n".join(lines)
