@@ -28,13 +28,7 @@ GAMES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def players_for(game: MatrixGame, parameterization: str, seed: int = 7, **ascent_options) -> list[MatrixGamePlayer]:
     return [MatrixGamePlayer(initial_strategy=s, parameterization=parameterization, **ascent_options)

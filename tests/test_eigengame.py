@@ -30,15 +30,7 @@ from ascentrl.applications import (
 from ascentrl.applications.eigengame import _own_gradient_surrogate
 from ascentrl.games import make_dynamics
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These tensors are tiny: on a busy two-core machine a second thread made each step ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def planted_data(rows: int = 4000, dim: int = 10, seed: int = 0) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """Centred Gaussian rows with well-separated eigenvalues; the numpy eigendecomposition of their covariance."""

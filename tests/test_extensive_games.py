@@ -46,13 +46,7 @@ GAMES = {"kuhn_poker": ("kuhn_poker", {}), "leduc_poker": ("leduc_poker", {}),
 
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tensors are tiny: a second thread only adds synchronization (30x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module", params=list(GAMES))
 def pair(request):

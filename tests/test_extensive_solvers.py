@@ -41,14 +41,7 @@ from ascentrl.games.extensive import (
 )
 from ascentrl.games.extensive.mirror import dilation_weights
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tensors are tiny: a second thread only adds synchronization (30x slower on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def kuhn():

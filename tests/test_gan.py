@@ -33,13 +33,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SMALL = GANSettings(steps=600, lr=2e-3, hidden_units=64, hidden_layers=2, latent_dim=4, batch_size=128)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The networks are tiny: on a busy two-core machine a second thread only adds contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_targets_have_the_published_geometry():

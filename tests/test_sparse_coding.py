@@ -13,13 +13,7 @@ import torch
 
 from ascentrl.applications import SparseCoding, atom_recovery, soft_threshold
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def planted_problem(dim=20, atoms=30, rows=1000, active=2, noise=0.01, seed=0):
