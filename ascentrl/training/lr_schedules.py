@@ -28,12 +28,15 @@ decaying rate: see :class:`ascentrl.games.Extragradient` and :class:`ascentrl.ga
 
 :class:`InverseTimeLR` is a ``torch.optim.lr_scheduler.LRScheduler`` whose rate is computed in
 closed form from ``t`` (never by multiplying the previous rate), so a scheduler rebuilt from its
-``state_dict`` continues bit for bit.
+``state_dict`` continues bit for bit; loading a state also sets the optimizer's rates to the ones
+that state implies (a rebuilt scheduler has just reset them to ``η_0``), so the update that follows
+a resume already uses the decayed rate.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -74,6 +77,12 @@ class InverseTimeLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return self._get_closed_form_lr()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` and set every group's rate to the one of the restored step."""
+        super().load_state_dict(state_dict)
+        for group, rate in zip(self.optimizer.param_groups, self._get_closed_form_lr(), strict=True):
+            group["lr"] = rate
 
     def _get_closed_form_lr(self) -> list[float]:
         factor = self.factor(self.last_epoch)
