@@ -138,7 +138,7 @@ class MultiAgentConfig:
     ascent: dict[str, Any] = field(default_factory=dict)
     """Other keyword arguments of ascentrl.Ascent, e.g. {"momentum": 0.9} or {"adaptive": "adam"}."""
     dynamics_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"consensus_weight": 1.0}."""
+    """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"extrapolation_lr": 2.0} for extragradient."""
     memoryless: bool | None = None
     """Policies ignore observations (one softmax mixed strategy each); none: yes for matrix games."""
     initial_logit_std: float = 1.0
