@@ -1,0 +1,247 @@
+"""The ascent loop shared by the likelihood fits: batched restarts, minibatches, convergence, collapse.
+
+A model hands over its unconstrained parameters (every tensor with a leading restart dimension
+``R``) and a closure ``objective(batch)`` returning the **mean log-likelihood per observation** of
+each restart, shape ``(R,)``, on a minibatch (``batch`` holds indices of points or sequences) or on
+all the data (``batch=None``). Then, for each step:
+
+1. ``J = objective(batch)``; ``J.sum().backward()``; one :class:`ascentrl.Ascent` step (NAdam:
+   Adam with Nesterov momentum, which needed fewer steps than Adam on the benchmark mixtures).
+   Restarts share no parameter and Adam's statistics are per element, so the sum gives every
+   restart exactly the step it would take alone: ``R`` restarts are one run on bigger tensors.
+   The objective is maximized; nothing is negated.
+2. Collapse watch: a restart whose Gaussian component's ``tr Σ⁻¹`` exceeds ``1/min_variance``
+   (see :mod:`ascentrl.applications.gaussian`) has collapsed. It is recorded
+   (:class:`Collapse`: restart, component, step), frozen where it was caught and left out of the
+   choice of the best restart; with ``on_collapse="raise"``, or when no restart is left, a
+   :class:`~ascentrl.applications.gaussian.CovarianceCollapseError` names the component and the
+   step. A non-finite objective raises the same way, never returning a NaN model.
+3. Full batch: the learning rate is halved when the total objective has not improved for
+   ``patience`` steps (:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`), and the fit stops once
+   every live restart's objective stayed within a band of width ``tol`` over the last ``window``
+   steps: neither rising (still climbing) nor swinging (Adam's iterates oscillate around a maximum
+   before they settle, and often dip first when they start near one). A restart that trails a
+   settled one and, at its recent pace, could not catch up within ``max_steps`` is not waited for.
+   Minibatches (``batch_size``): epochs of a seeded random permutation, ``max_steps`` steps at a
+   constant learning rate (the minibatch objective is too noisy to test convergence on).
+
+The fit ends with the objective of every restart on all the data; the best live restart wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ascentrl.applications.gaussian import CovarianceCollapseError
+from ascentrl.ascent import Ascent
+
+__all__ = ["ON_COLLAPSE", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood"]
+
+ON_COLLAPSE = ("drop", "raise")
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    """How a likelihood fit ascends; every model's constructor validates and forwards these.
+
+    Attributes:
+        n_restarts: independent starts fitted together; the best one is kept.
+        max_steps: upper bound on ascent steps.
+        lr: NAdam learning rate (on standardized data, so it means the same for every data set).
+        tol: full batch: stop when every live restart's objective (mean log-likelihood per
+            observation) stayed within a band of width ``tol`` over the last ``window`` steps.
+        batch_size: observations (mixtures) or sequences (HMMs) per step; ``None`` for full batch.
+        min_variance: a Gaussian whose ``tr Σ⁻¹`` exceeds ``1/min_variance`` (standardized units)
+            has collapsed.
+        on_collapse: ``"drop"`` the collapsed restart (and go on with the others) or ``"raise"``.
+        window: steps over which convergence is judged.
+        patience: full batch: steps without improvement before the learning rate is halved.
+    """
+
+    n_restarts: int = 10
+    max_steps: int = 2000
+    lr: float = 0.1
+    tol: float = 1e-8
+    batch_size: int | None = None
+    min_variance: float = 1e-8
+    on_collapse: str = "drop"
+    window: int = 10
+    patience: int = 30
+
+    def __post_init__(self) -> None:
+        for name in ("n_restarts", "max_steps", "window", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.batch_size is not None and (
+                isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be None (full batch) or a positive integer, got {self.batch_size!r}")
+        for name in ("lr", "min_variance"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not (isinstance(self.tol, (int, float)) and 0 <= self.tol < float("inf")):
+            raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}")
+        if self.on_collapse not in ON_COLLAPSE:
+            raise ValueError(f"on_collapse must be one of {ON_COLLAPSE}, got {self.on_collapse!r}")
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """A restart dropped because one of its Gaussians collapsed."""
+
+    restart: int
+    component: int
+    step: int
+    precision_trace: float
+    """``tr Σ⁻¹`` of the component when it was caught (standardized units)."""
+
+
+@dataclass
+class FitTrace:
+    """What a fit did.
+
+    Attributes:
+        objectives: mean log-likelihood per observation of every restart on all the data, in the
+            units the objective was computed in; ``-inf`` for collapsed restarts.
+        best_restart: index of the best live restart.
+        steps: ascent steps taken.
+        converged: full batch: whether the ``tol`` test passed before ``max_steps``.
+        history: the objective of every restart at every step, shape ``(steps, R)``.
+        collapses: the restarts dropped for a collapsed covariance.
+    """
+
+    objectives: Tensor
+    best_restart: int
+    steps: int
+    converged: bool
+    history: Tensor
+    collapses: tuple[Collapse, ...]
+
+
+def _collapse_error(collapse: Collapse, unit: str, everything: bool, min_variance: float) -> CovarianceCollapseError:
+    scope = "every restart collapsed; the first was" if everything else "collapse in"
+    return CovarianceCollapseError(
+        f"{scope} restart {collapse.restart}: the covariance of {unit} {collapse.component} became singular at "
+        f"step {collapse.step} (tr Σ⁻¹ = {collapse.precision_trace:.3g} > 1/min_variance = {1 / min_variance:.3g} "
+        f"in standardized units); the likelihood is unbounded there. Use fewer {unit}s, more data, "
+        "covariance_type='diag', a smaller lr, or more restarts",
+        restart=collapse.restart, component=collapse.component, step=collapse.step)
+
+
+def ascend_likelihood(
+    parameters: list[Tensor],
+    objective: Callable[[Tensor | None], Tensor],
+    n_items: int,
+    settings: AscentSettings,
+    generator: torch.Generator,
+    precision_traces: Callable[[], Tensor] | None = None,
+    unit: str = "component",
+) -> FitTrace:
+    """Maximize ``objective`` over ``parameters`` for all restarts at once (see the module docstring).
+
+    Args:
+        parameters: leaf tensors with ``requires_grad``, each with leading dimension ``R``.
+        objective: ``batch -> (R,)`` mean log-likelihood per observation; ``batch`` is a tensor of
+            item indices or ``None`` for all ``n_items``.
+        n_items: number of items (points or sequences) minibatches are drawn from.
+        settings: the fit's settings.
+        generator: draws the minibatches.
+        precision_traces: ``() -> (R, K)`` ``tr Σ⁻¹`` of every Gaussian; ``None`` when nothing can
+            collapse (categorical emissions).
+        unit: what a Gaussian is called in messages (``"component"``, ``"state"``).
+
+    Raises:
+        CovarianceCollapseError: as described in the module docstring.
+    """
+    n_restarts = parameters[0].shape[0]
+    optimizer = Ascent(parameters, lr=settings.lr, adaptive="adam", nesterov=True, betas=(0.9, 0.99))
+    full_batch = settings.batch_size is None or settings.batch_size >= n_items
+    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=0.5, patience=settings.patience, threshold=settings.tol / settings.window,
+        threshold_mode="abs") if full_batch else None)
+    alive = torch.ones(n_restarts, dtype=torch.bool)
+    frozen = [parameter.detach().clone() for parameter in parameters]
+    collapses: list[Collapse] = []
+    history: list[Tensor] = []
+    batches = _minibatches(n_items, settings.batch_size, generator) if not full_batch else None
+    converged = False
+    step = 0
+    while step < settings.max_steps:
+        optimizer.zero_grad(set_to_none=True)
+        values = objective(None if batches is None else next(batches))
+        if not bool(torch.isfinite(values[alive]).all()):
+            restart = int(torch.nonzero(alive & ~torch.isfinite(values.detach()))[0])
+            raise FloatingPointError(
+                f"the log-likelihood of restart {restart} became {float(values[restart]):g} at step {step}; "
+                "try a smaller lr")
+        values[alive].sum().backward()
+        optimizer.step()
+        step += 1
+        history.append(values.detach().clone())
+        if precision_traces is not None:
+            with torch.no_grad():
+                traces = precision_traces()
+                newly = alive & (traces > 1 / settings.min_variance).any(-1)
+                if bool(newly.any()):
+                    for restart in torch.nonzero(newly).flatten().tolist():
+                        component = int(traces[restart].argmax())
+                        collapses.append(Collapse(restart, component, step, float(traces[restart, component])))
+                    alive &= ~newly
+                    if settings.on_collapse == "raise" or not bool(alive.any()):
+                        raise _collapse_error(collapses[0], unit, not bool(alive.any()), settings.min_variance)
+                    for parameter, copy in zip(parameters, frozen):
+                        copy[newly] = parameter[newly]
+                if len(collapses):
+                    for parameter, copy in zip(parameters, frozen):
+                        parameter[~alive] = copy[~alive]
+        if scheduler is None:
+            continue
+        scheduler.step(float(values.detach()[alive].sum()))
+        if step > settings.window and _finished(torch.stack(history[-1 - settings.window:]), alive, settings,
+                                                 settings.max_steps - step):
+            converged = True
+            break
+
+    with torch.no_grad():
+        final = objective(None)
+    final = torch.where(alive, final, torch.full_like(final, -float("inf")))
+    return FitTrace(
+        objectives=final,
+        best_restart=int(final.argmax()),
+        steps=step,
+        converged=converged,
+        history=torch.stack(history) if history else torch.empty(0, n_restarts),
+        collapses=tuple(collapses),
+    )
+
+
+def _finished(recent: Tensor, alive: Tensor, settings: AscentSettings, steps_left: int) -> bool:
+    """Whether every live restart has settled, or trails a settled one beyond catching up.
+
+    ``recent`` holds the last ``window + 1`` objectives ``(window + 1, R)``. A restart has settled
+    when its objective stayed within a band of width ``tol``. One that has not settled is given up
+    when, rising at most by its band per ``window`` steps, it could not reach the best settled
+    restart within the steps left (a restart crawling along a ridge, as EM does on overlapping
+    components; scikit-learn's looser default tolerance stops such runs early too).
+    """
+    spread = recent.amax(0) - recent.amin(0)
+    settled = alive & (spread <= settings.tol)
+    if not bool(settled.any()):
+        return False
+    current = recent[-1]
+    leader = current[settled].max()
+    hopeless = (leader - current) > spread * (steps_left / settings.window)
+    return bool((settled | hopeless | ~alive).all())
+
+
+def _minibatches(n_items: int, batch_size: int, generator: torch.Generator):
+    """Endless minibatches of item indices: consecutive slices of a fresh permutation each epoch."""
+    while True:
+        order = torch.randperm(n_items, generator=generator)
+        for start in range(0, n_items - batch_size + 1, batch_size):
+            yield order[start:start + batch_size]
