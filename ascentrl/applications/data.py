@@ -20,7 +20,7 @@ def check_count(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def as_observations(x: Any, dtype: torch.dtype, *, minimum_rows: int, what: str,
+def as_observations(x: Any, dtype: torch.dtype, *, minimum_rows: int, what: str, per: str = "component",
                     features: int | None = None) -> Tensor:
     """``x`` as a finite ``(N, D)`` tensor of ``dtype`` with ``N ≥ minimum_rows``.
 
@@ -29,6 +29,7 @@ def as_observations(x: Any, dtype: torch.dtype, *, minimum_rows: int, what: str,
         dtype: the floating-point type wanted.
         minimum_rows: the fewest rows allowed (e.g. the number of components).
         what: what a row is called in messages (``"points"``, ``"observations"``).
+        per: what ``minimum_rows`` counts, for the message (``"component"``, ``"state"``).
         features: required number of columns ``D``, if known (a fitted model's dimension).
     """
     try:
@@ -49,7 +50,7 @@ def as_observations(x: Any, dtype: torch.dtype, *, minimum_rows: int, what: str,
         raise ValueError(f"data must be finite; row {bad} holds NaN or inf")
     if tensor.shape[0] < minimum_rows:
         raise ValueError(f"data has {tensor.shape[0]} {what}, fewer than the {minimum_rows} needed "
-                         f"(at least one per component/state)")
+                         f"(at least one per {per})")
     return tensor
 
 

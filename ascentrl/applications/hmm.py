@@ -275,7 +275,8 @@ class GaussianHMM(_HiddenMarkovModel):
 
     def _validated(self, x: Any, minimum_rows: int) -> Tensor:
         features = None if self._gaussians is None else self._gaussians.means.shape[-1]
-        return as_observations(x, self.dtype, minimum_rows=minimum_rows, what="observations", features=features)
+        return as_observations(x, self.dtype, minimum_rows=minimum_rows, what="observations", per="state",
+                               features=features)
 
     def _start_emissions(self, x: Tensor, lengths: Tensor, generator: torch.Generator) -> _EmissionFit:
         standardizer = Standardizer(x)
