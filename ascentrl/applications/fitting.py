@@ -12,10 +12,15 @@ all the data (``batch=None``). Then, for each step:
    The objective is maximized; nothing is negated.
 2. Collapse watch: a restart whose Gaussian component's ``tr Σ⁻¹`` exceeds ``1/min_variance``
    (see :mod:`ascentrl.applications.gaussian`) has collapsed. It is recorded
-   (:class:`Collapse`: restart, component, step), frozen where it was caught and left out of the
-   choice of the best restart; with ``on_collapse="raise"``, or when no restart is left, a
-   :class:`~ascentrl.applications.gaussian.CovarianceCollapseError` names the component and the
-   step. A non-finite objective raises the same way, never returning a NaN model.
+   (:class:`Collapse`: restart, component, step, what was seen), frozen where it was caught and
+   left out of the choice of the best restart; with ``on_collapse="raise"``, or when no restart is
+   left, a :class:`~ascentrl.applications.gaussian.CovarianceCollapseError` names the component
+   and the step. A non-finite objective raises too: a fit never returns a NaN model. A collapse
+   can also stall before the threshold (once the learning rate has decayed, a narrow component
+   creeps), so at the end every component's own points — the covariance of the data weighted by
+   its responsibilities, the matrix EM's M-step would take — are checked: a variance below
+   ``min_variance`` along some direction means the likelihood grows without bound by shrinking
+   onto them, and the restart is dropped the same way.
 3. Full batch: the learning rate is halved when the total objective has not improved for
    ``patience`` steps (:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`), and the fit stops once
    every live restart's objective stayed within a band of width ``tol`` over the last ``window``
@@ -92,13 +97,13 @@ class AscentSettings:
 
 @dataclass(frozen=True)
 class Collapse:
-    """A restart dropped because one of its Gaussians collapsed."""
+    """A restart dropped because the covariance of one of its Gaussians collapsed."""
 
     restart: int
     component: int
     step: int
-    precision_trace: float
-    """``tr Σ⁻¹`` of the component when it was caught (standardized units)."""
+    detail: str
+    """How it was caught, with the numbers."""
 
 
 @dataclass
@@ -123,14 +128,50 @@ class FitTrace:
     collapses: tuple[Collapse, ...]
 
 
-def _collapse_error(collapse: Collapse, unit: str, everything: bool, min_variance: float) -> CovarianceCollapseError:
-    scope = "every restart collapsed; the first was" if everything else "collapse in"
-    return CovarianceCollapseError(
-        f"{scope} restart {collapse.restart}: the covariance of {unit} {collapse.component} became singular at "
-        f"step {collapse.step} (tr Σ⁻¹ = {collapse.precision_trace:.3g} > 1/min_variance = {1 / min_variance:.3g} "
-        f"in standardized units); the likelihood is unbounded there. Use fewer {unit}s, more data, "
-        "covariance_type='diag', a smaller lr, or more restarts",
-        restart=collapse.restart, component=collapse.component, step=collapse.step)
+class _CollapseWatch:
+    """Drops collapsed restarts: records them, freezes their parameters, raises when it must."""
+
+    def __init__(self, parameters: list[Tensor], settings: AscentSettings, unit: str) -> None:
+        self.parameters = parameters
+        self.settings = settings
+        self.unit = unit
+        self.alive = torch.ones(parameters[0].shape[0], dtype=torch.bool)
+        self.frozen = [parameter.detach().clone() for parameter in parameters]
+        self.collapses: list[Collapse] = []
+
+    @torch.no_grad()
+    def drop(self, collapsed: Tensor, step: int, describe: Callable[[int, int], str]) -> None:
+        """Drop the live restarts that have a ``True`` in ``collapsed`` ``(R, K)``.
+
+        ``describe(restart, component)`` says what was seen, for the record and the error.
+        """
+        newly = self.alive & collapsed.any(-1)
+        if not bool(newly.any()):
+            return
+        for restart in torch.nonzero(newly).flatten().tolist():
+            component = int(torch.nonzero(collapsed[restart])[0])
+            self.collapses.append(Collapse(restart, component, step, describe(restart, component)))
+        self.alive &= ~newly
+        if self.settings.on_collapse == "raise" or not bool(self.alive.any()):
+            raise self._error(everything=not bool(self.alive.any()))
+        for parameter, copy in zip(self.parameters, self.frozen):
+            copy[newly] = parameter[newly]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Put the dropped restarts back where they were caught (the optimizer moved them)."""
+        if self.collapses:
+            for parameter, copy in zip(self.parameters, self.frozen):
+                parameter[~self.alive] = copy[~self.alive]
+
+    def _error(self, everything: bool) -> CovarianceCollapseError:
+        first = self.collapses[0]
+        scope = "every restart collapsed; the first was" if everything else "collapse in"
+        return CovarianceCollapseError(
+            f"{scope} restart {first.restart}: the covariance of {self.unit} {first.component} collapsed at step "
+            f"{first.step} ({first.detail}); the likelihood is unbounded there. Use fewer {self.unit}s, more data, "
+            "covariance_type='diag', or more restarts",
+            restart=first.restart, component=first.component, step=first.step)
 
 
 def ascend_likelihood(
@@ -140,6 +181,7 @@ def ascend_likelihood(
     settings: AscentSettings,
     generator: torch.Generator,
     precision_traces: Callable[[], Tensor] | None = None,
+    own_point_variances: Callable[[], Tensor] | None = None,
     unit: str = "component",
 ) -> FitTrace:
     """Maximize ``objective`` over ``parameters`` for all restarts at once (see the module docstring).
@@ -151,8 +193,10 @@ def ascend_likelihood(
         n_items: number of items (points or sequences) minibatches are drawn from.
         settings: the fit's settings.
         generator: draws the minibatches.
-        precision_traces: ``() -> (R, K)`` ``tr Σ⁻¹`` of every Gaussian; ``None`` when nothing can
-            collapse (categorical emissions).
+        precision_traces: ``() -> (R, K)`` ``tr Σ⁻¹`` of every Gaussian (standardized units);
+            ``None`` when nothing can collapse (categorical emissions).
+        own_point_variances: ``() -> (R, K)`` smallest variance of the points each Gaussian
+            explains (weighted by responsibility), checked once at the end.
         unit: what a Gaussian is called in messages (``"component"``, ``"state"``).
 
     Raises:
@@ -164,9 +208,7 @@ def ascend_likelihood(
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.5, patience=settings.patience, threshold=settings.tol / settings.window,
         threshold_mode="abs") if full_batch else None)
-    alive = torch.ones(n_restarts, dtype=torch.bool)
-    frozen = [parameter.detach().clone() for parameter in parameters]
-    collapses: list[Collapse] = []
+    watch = _CollapseWatch(parameters, settings, unit)
     history: list[Tensor] = []
     batches = _minibatches(n_items, settings.batch_size, generator) if not full_batch else None
     converged = False
@@ -174,49 +216,49 @@ def ascend_likelihood(
     while step < settings.max_steps:
         optimizer.zero_grad(set_to_none=True)
         values = objective(None if batches is None else next(batches))
-        if not bool(torch.isfinite(values[alive]).all()):
-            restart = int(torch.nonzero(alive & ~torch.isfinite(values.detach()))[0])
+        if not bool(torch.isfinite(values[watch.alive]).all()):
+            restart = int(torch.nonzero(watch.alive & ~torch.isfinite(values.detach()))[0])
             raise FloatingPointError(
                 f"the log-likelihood of restart {restart} became {float(values[restart]):g} at step {step}; "
                 "try a smaller lr")
-        values[alive].sum().backward()
+        values[watch.alive].sum().backward()
         optimizer.step()
         step += 1
         history.append(values.detach().clone())
         if precision_traces is not None:
             with torch.no_grad():
                 traces = precision_traces()
-                newly = alive & (traces > 1 / settings.min_variance).any(-1)
-                if bool(newly.any()):
-                    for restart in torch.nonzero(newly).flatten().tolist():
-                        component = int(traces[restart].argmax())
-                        collapses.append(Collapse(restart, component, step, float(traces[restart, component])))
-                    alive &= ~newly
-                    if settings.on_collapse == "raise" or not bool(alive.any()):
-                        raise _collapse_error(collapses[0], unit, not bool(alive.any()), settings.min_variance)
-                    for parameter, copy in zip(parameters, frozen):
-                        copy[newly] = parameter[newly]
-                if len(collapses):
-                    for parameter, copy in zip(parameters, frozen):
-                        parameter[~alive] = copy[~alive]
+            watch.drop(traces > 1 / settings.min_variance, step, lambda r, k, traces=traces: (
+                f"tr Σ⁻¹ = {float(traces[r, k]):.3g} > 1/min_variance = {1 / settings.min_variance:.3g} "
+                "in standardized units"))
+            watch.restore()
         if scheduler is None:
             continue
-        scheduler.step(float(values.detach()[alive].sum()))
-        if step > settings.window and _finished(torch.stack(history[-1 - settings.window:]), alive, settings,
-                                                 settings.max_steps - step):
+        # The plateau test sees the mean of the last `window` totals: a single overshooting step
+        # (Adam on a narrow component) must not become the best value that later steps never beat.
+        scheduler.step(float(torch.stack(history[-settings.window:]).mean(0)[watch.alive].sum()))
+        if step > settings.window and _finished(torch.stack(history[-1 - settings.window:]), watch.alive,
+                                                 settings, settings.max_steps - step):
             converged = True
             break
 
+    if own_point_variances is not None:
+        with torch.no_grad():
+            variances = own_point_variances()
+        watch.drop(variances < settings.min_variance, step, lambda r, k: (
+            f"the points it explains have variance {float(variances[r, k]):.2g} < min_variance = "
+            f"{settings.min_variance:g} along some direction, so shrinking onto them raises the likelihood "
+            "without bound"))
     with torch.no_grad():
         final = objective(None)
-    final = torch.where(alive, final, torch.full_like(final, -float("inf")))
+    final = torch.where(watch.alive, final, torch.full_like(final, -float("inf")))
     return FitTrace(
         objectives=final,
         best_restart=int(final.argmax()),
         steps=step,
         converged=converged,
         history=torch.stack(history) if history else torch.empty(0, n_restarts),
-        collapses=tuple(collapses),
+        collapses=tuple(watch.collapses),
     )
 
 

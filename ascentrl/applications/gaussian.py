@@ -39,6 +39,7 @@ bound, so a fit watches ``tr Σ⁻¹ = ‖P‖_F²`` (:func:`precision_trace`): 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +57,9 @@ __all__ = [
     "precision_cholesky",
     "precision_trace",
     "sample_gaussians",
+    "smallest_variances",
     "sufficient_statistics",
+    "weighted_moments",
 ]
 
 COVARIANCE_TYPES = ("full", "diag")
@@ -102,10 +105,10 @@ class GaussianParameters:
         """The tensors an optimizer should update, in a fixed order."""
         return [self.means, self.log_diagonal] + ([] if self.off_diagonal is None else [self.off_diagonal])
 
-    def select(self, index) -> GaussianParameters:
-        """The Gaussians at ``index`` of the leading dimensions (e.g. one restart), detached."""
-        off = None if self.off_diagonal is None else self.off_diagonal[index].detach().clone()
-        return GaussianParameters(self.means[index].detach().clone(), self.log_diagonal[index].detach().clone(), off)
+    def map(self, function: Callable[[Tensor], Tensor]) -> GaussianParameters:
+        """``function`` applied to every tensor, e.g. ``lambda t: t[restart].detach()``."""
+        return GaussianParameters(*(None if tensor is None else function(tensor)
+                                    for tensor in (self.means, self.log_diagonal, self.off_diagonal)))
 
 
 def precision_cholesky(parameters: GaussianParameters) -> Tensor:
@@ -214,14 +217,47 @@ def precision_trace(parameters: GaussianParameters) -> Tensor:
 
 def sample_gaussians(parameters: GaussianParameters, which: Tensor, generator: torch.Generator) -> Tensor:
     """One draw ``μ_k + P_k⁻ᵀ z`` (``z`` standard normal) for each index ``k`` in ``which``, shape ``(n, D)``."""
-    chosen = GaussianParameters(
-        parameters.means[which], parameters.log_diagonal[which],
-        None if parameters.off_diagonal is None else parameters.off_diagonal[which])
+    chosen = parameters.map(lambda tensor: tensor[which])
     noise = torch.randn(chosen.means.shape, generator=generator, dtype=chosen.means.dtype)
     factor = precision_cholesky(chosen)
     # Cov(P⁻ᵀz) = P⁻ᵀP⁻¹ = (PPᵀ)⁻¹ = Σ
     offset = torch.linalg.solve_triangular(factor.transpose(-1, -2), noise.unsqueeze(-1), upper=True).squeeze(-1)
     return chosen.means + offset
+
+
+def weighted_moments(x: Tensor, weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Total weight ``n_k``, mean and covariance of the points ``x`` ``(N, D)`` under each weighting.
+
+    Args:
+        x: points, shape ``(N, D)``.
+        weights: non-negative weights ``(R, K, N)`` (one-hot cluster labels, responsibilities, or
+            HMM posteriors).
+
+    Returns:
+        ``n_k`` ``(R, K)``, means ``(R, K, D)`` and covariances ``Σ_n w_n (x_n − m)(x_n − m)ᵀ / n_k``
+        ``(R, K, D, D)`` (zero for an empty component), from one matrix product with the outer
+        products ``x_n x_nᵀ``.
+    """
+    n_points, dimension = x.shape
+    counts = weights.sum(-1)
+    safe_counts = counts.clamp_min(torch.finfo(x.dtype).tiny)
+    means = (weights @ x) / safe_counts.unsqueeze(-1)
+    outer_products = (x.unsqueeze(-1) * x.unsqueeze(-2)).reshape(n_points, dimension * dimension)
+    second_moments = (weights @ outer_products).unflatten(-1, (dimension, dimension)) / safe_counts[..., None, None]
+    return counts, means, second_moments - means.unsqueeze(-1) * means.unsqueeze(-2)
+
+
+def smallest_variances(x: Tensor, weights: Tensor, covariance_type: str) -> Tensor:
+    """The smallest variance of the points each weighting picks out, ``(R, K)``.
+
+    Full covariances: the smallest eigenvalue of :func:`weighted_moments`' covariance; diagonal:
+    the smallest per-feature variance. Zero means the points lie in a lower-dimensional set (or are
+    one repeated point), where a Gaussian can shrink and raise the likelihood without bound.
+    """
+    _, _, covariance = weighted_moments(x, weights)
+    if covariance_type == "diag":
+        return torch.diagonal(covariance, dim1=-2, dim2=-1).amin(-1)
+    return torch.linalg.eigvalsh(covariance)[..., 0]
 
 
 class Standardizer:

@@ -50,6 +50,7 @@ from ascentrl.applications.gaussian import (
     parameters_from_covariances,
     precision_trace,
     sample_gaussians,
+    smallest_variances,
     sufficient_statistics,
 )
 from ascentrl.applications.hmm_inference import log_likelihood, posteriors, viterbi
@@ -72,6 +73,8 @@ class _EmissionFit:
             frequencies from; ``None`` starts the chain uniform.
         log_jacobian: per-observation log-Jacobian of the data transform (standardization).
         precision_traces: ``() -> (R, K)`` collapse watch, ``None`` if nothing can collapse.
+        smallest_variances: ``posteriors (R, K, N) -> (R, K)`` smallest variance of each state's own
+            observations (the end-of-fit collapse check), ``None`` if nothing can collapse.
     """
 
     parameters: list[Tensor]
@@ -80,6 +83,7 @@ class _EmissionFit:
     labels: Tensor | None = None
     log_jacobian: float = 0.0
     precision_traces: Callable[[], Tensor] | None = None
+    smallest_variances: Callable[[Tensor], Tensor] | None = None
 
 
 class _HiddenMarkovModel:
@@ -149,9 +153,15 @@ class _HiddenMarkovModel:
                                    emission, chosen)
             return log_p.sum(-1) / chosen.sum()
 
+        def own_point_variances() -> Tensor:
+            gamma, _ = posteriors(torch.log_softmax(start_logits, -1), torch.log_softmax(transition_logits, -1),
+                                  emissions.log_emission(None, int(lengths.max())), lengths)
+            return emissions.smallest_variances(unpad(gamma.movedim(0, 2), lengths).movedim(0, -1))  # (R, K, N)
+
         parameters = [start_logits, transition_logits, *emissions.parameters]
         trace = ascend_likelihood(parameters, objective, len(lengths), self.settings, generator,
-                                  emissions.precision_traces, unit="state")
+                                  emissions.precision_traces,
+                                  None if emissions.smallest_variances is None else own_point_variances, unit="state")
         best = trace.best_restart
         self._log_start = torch.log_softmax(start_logits[best].detach(), -1)
         self._log_transition = torch.log_softmax(transition_logits[best].detach(), -1)
@@ -287,8 +297,7 @@ class GaussianHMM(_HiddenMarkovModel):
         if self.covariance_type == "diag":
             covariance = torch.diagonal(covariance, dim1=-2, dim2=-1)
         start = parameters_from_covariances(means, covariance, self.covariance_type)
-        gaussians = GaussianParameters(*(None if t is None else t.clone().requires_grad_()
-                                         for t in (start.means, start.log_diagonal, start.off_diagonal)))
+        gaussians = start.map(lambda tensor: tensor.clone().requires_grad_())
         statistics = pad_sequences(sufficient_statistics(z, self.covariance_type), lengths)  # (S, T, F)
 
         def log_emission(batch: Tensor | None, steps: int) -> Tensor:
@@ -299,10 +308,11 @@ class GaussianHMM(_HiddenMarkovModel):
             return densities.view(*chosen.shape[:2], n_restarts, n_states).permute(2, 0, 1, 3)
 
         def keep(best: int) -> None:
-            self._gaussians = standardizer.to_data_units(gaussians.select(best))
+            self._gaussians = standardizer.to_data_units(gaussians.map(lambda tensor: tensor[best].detach().clone()))
 
         return _EmissionFit(gaussians.tensors(), log_emission, keep, labels, standardizer.log_jacobian,
-                            lambda: precision_trace(gaussians))
+                            lambda: precision_trace(gaussians),
+                            lambda weights: smallest_variances(z, weights, self.covariance_type))
 
     def _fitted_gaussians(self) -> GaussianParameters:
         if self._gaussians is None:

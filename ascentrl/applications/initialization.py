@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ascentrl.applications.gaussian import weighted_moments
+
 __all__ = ["gaussians_from_clusters", "kmeans", "kmeans_plus_plus", "squared_distances"]
 
 
@@ -80,12 +82,7 @@ def gaussians_from_clusters(x: Tensor, labels: Tensor, n_clusters: int) -> tuple
     """
     n_points, dimension = x.shape
     members = torch.nn.functional.one_hot(labels, n_clusters).to(x.dtype).transpose(1, 2)  # (R, K, N)
-    counts = members.sum(-1)  # (R, K)
-    means = (members @ x) / counts.clamp_min(1).unsqueeze(-1)
-    outer_products = (x.unsqueeze(-1) * x.unsqueeze(-2)).reshape(n_points, dimension * dimension)
-    second_moments = (members @ outer_products).unflatten(-1, (dimension, dimension))  # Σ_n∈k x xᵀ
-    scatter = second_moments - counts[..., None, None] * means.unsqueeze(-1) * means.unsqueeze(-2)
+    counts, means, covariance = weighted_moments(x, members)
     identity = torch.eye(dimension, dtype=x.dtype, device=x.device)
-    covariance = (scatter + identity) / (counts + 1)[..., None, None]
-    weights = (counts + 1) / (n_points + n_clusters)
-    return weights, means, covariance
+    shrunk = (counts[..., None, None] * covariance + identity) / (counts + 1)[..., None, None]
+    return (counts + 1) / (n_points + n_clusters), means, shrunk

@@ -48,6 +48,7 @@ from ascentrl.applications.gaussian import (
     precision_cholesky,
     precision_trace,
     sample_gaussians,
+    smallest_variances,
     sufficient_statistics,
 )
 from ascentrl.applications.initialization import gaussians_from_clusters, kmeans, kmeans_plus_plus
@@ -177,21 +178,26 @@ class GaussianMixture:
             covariance = torch.diagonal(covariance, dim1=-2, dim2=-1)
         start = parameters_from_covariances(means, covariance, self.covariance_type)
         log_weights = torch.log(weights).requires_grad_()
-        gaussians = GaussianParameters(*(None if t is None else t.clone().requires_grad_()
-                                         for t in (start.means, start.log_diagonal, start.off_diagonal)))
+        gaussians = start.map(lambda tensor: tensor.clone().requires_grad_())
         statistics = sufficient_statistics(z, self.covariance_type)
 
-        def objective(batch: Tensor | None) -> Tensor:
+        def joint_coefficients() -> Tensor:  # η_k with log π_k added to the constant term, (R, K, F)
             coefficients = natural_coefficients(gaussians)
             log_mixing = torch.log_softmax(log_weights, dim=-1)
-            coefficients = torch.cat([coefficients[..., :-1], (coefficients[..., -1] + log_mixing).unsqueeze(-1)], -1)
-            return mixture_log_likelihood(statistics if batch is None else statistics[batch], coefficients)
+            return torch.cat([coefficients[..., :-1], (coefficients[..., -1] + log_mixing).unsqueeze(-1)], -1)
+
+        def objective(batch: Tensor | None) -> Tensor:
+            return mixture_log_likelihood(statistics if batch is None else statistics[batch], joint_coefficients())
+
+        def own_point_variances() -> Tensor:
+            responsibilities = torch.softmax(joint_coefficients() @ statistics.T, dim=1)  # (R, K, N)
+            return smallest_variances(z, responsibilities, self.covariance_type)
 
         trace = ascend_likelihood([log_weights, *gaussians.tensors()], objective, z.shape[0], self.settings,
-                                  generator, lambda: precision_trace(gaussians), unit="component")
+                                  generator, lambda: precision_trace(gaussians), own_point_variances, unit="component")
         best = trace.best_restart
         self._log_weights = torch.log_softmax(log_weights[best].detach(), dim=-1)
-        self._gaussians = standardizer.to_data_units(gaussians.select(best))
+        self._gaussians = standardizer.to_data_units(gaussians.map(lambda tensor: tensor[best].detach().clone()))
         self.restart_log_likelihoods_ = trace.objectives + standardizer.log_jacobian
         self.log_likelihood_ = float(self.restart_log_likelihoods_[best])
         self.best_restart_ = best
