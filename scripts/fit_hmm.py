@@ -54,7 +54,7 @@ class FitHmmConfig:
     """Most ascent steps."""
     lr: float = 0.1
     """NAdam learning rate."""
-    tol: float = 1e-8
+    tol: float = 1e-10
     """Stop when every restart's mean log-likelihood stayed within a band this wide over 10 steps."""
     batch_size: int | None = None
     """Sequences per step (minibatch ascent for steps steps); none for full batch."""

@@ -47,7 +47,7 @@ class FitMixtureConfig:
     """Most ascent steps."""
     lr: float = 0.1
     """NAdam learning rate (on standardized data)."""
-    tol: float = 1e-8
+    tol: float = 1e-10
     """Stop when every restart's mean log-likelihood stayed within a band this wide over 10 steps."""
     batch_size: int | None = None
     """Points per step (minibatch ascent for steps steps); none for full batch."""

@@ -70,7 +70,7 @@ class AscentSettings:
     n_restarts: int = 10
     max_steps: int = 2000
     lr: float = 0.1
-    tol: float = 1e-8
+    tol: float = 1e-10
     batch_size: int | None = None
     min_variance: float = 1e-8
     on_collapse: str = "drop"
@@ -209,7 +209,7 @@ def ascend_likelihood(
         optimizer, mode="max", factor=0.5, patience=settings.patience, threshold=settings.tol / settings.window,
         threshold_mode="abs") if full_batch else None)
     watch = _CollapseWatch(parameters, settings, unit)
-    history: list[Tensor] = []
+    history = torch.empty(settings.max_steps, n_restarts, dtype=parameters[0].dtype)
     batches = _minibatches(n_items, settings.batch_size, generator) if not full_batch else None
     converged = False
     step = 0
@@ -223,8 +223,8 @@ def ascend_likelihood(
                 "try a smaller lr")
         values[watch.alive].sum().backward()
         optimizer.step()
+        history[step] = values.detach()
         step += 1
-        history.append(values.detach().clone())
         if precision_traces is not None:
             with torch.no_grad():
                 traces = precision_traces()
@@ -236,8 +236,8 @@ def ascend_likelihood(
             continue
         # The plateau test sees the mean of the last `window` totals: a single overshooting step
         # (Adam on a narrow component) must not become the best value that later steps never beat.
-        scheduler.step(float(torch.stack(history[-settings.window:]).mean(0)[watch.alive].sum()))
-        if step > settings.window and _finished(torch.stack(history[-1 - settings.window:]), watch.alive,
+        scheduler.step(float(history[max(step - settings.window, 0):step].mean(0)[watch.alive].sum()))
+        if step > settings.window and _finished(history[step - 1 - settings.window:step], watch.alive,
                                                  settings, settings.max_steps - step):
             converged = True
             break
@@ -257,7 +257,7 @@ def ascend_likelihood(
         best_restart=int(final.argmax()),
         steps=step,
         converged=converged,
-        history=torch.stack(history) if history else torch.empty(0, n_restarts),
+        history=history[:step].clone(),
         collapses=tuple(watch.collapses),
     )
 

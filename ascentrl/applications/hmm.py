@@ -261,7 +261,7 @@ class GaussianHMM(_HiddenMarkovModel):
     """
 
     def __init__(self, n_states: int, *, covariance_type: str = "full", n_restarts: int = 10,
-                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-8, batch_size: int | None = None,
+                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10, batch_size: int | None = None,
                  seed: int = 0, min_variance: float = 1e-8, on_collapse: str = "drop",
                  dtype: torch.dtype = torch.float64) -> None:
         if covariance_type not in COVARIANCE_TYPES:
@@ -351,7 +351,7 @@ class CategoricalHMM(_HiddenMarkovModel):
     """
 
     def __init__(self, n_states: int, *, n_symbols: int | None = None, n_restarts: int = 10,
-                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-8, batch_size: int | None = None,
+                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10, batch_size: int | None = None,
                  seed: int = 0, dtype: torch.dtype = torch.float64) -> None:
         if n_symbols is not None:
             check_count("n_symbols", n_symbols)

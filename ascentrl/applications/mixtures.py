@@ -135,7 +135,7 @@ class GaussianMixture:
         n_restarts: int = 10,
         max_steps: int = 2000,
         lr: float = 0.1,
-        tol: float = 1e-8,
+        tol: float = 1e-10,
         batch_size: int | None = None,
         seed: int = 0,
         min_variance: float = 1e-8,
