@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -44,7 +45,7 @@ from torch import Tensor
 from ascentrl.applications.gaussian import CovarianceCollapseError
 from ascentrl.ascent import Ascent
 
-__all__ = ["ON_COLLAPSE", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood"]
+__all__ = ["ON_COLLAPSE", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood", "record_fit"]
 
 ON_COLLAPSE = ("drop", "raise")
 
@@ -260,6 +261,22 @@ def ascend_likelihood(
         history=history[:step].clone(),
         collapses=tuple(watch.collapses),
     )
+
+
+def record_fit(model: Any, trace: FitTrace, log_jacobian: float) -> None:
+    """Set a fitted model's attributes from its trace, in data units (``log_jacobian`` per observation).
+
+    ``restart_log_likelihoods_`` (``-inf`` for collapsed restarts), ``log_likelihood_`` (the best),
+    ``best_restart_``, ``n_steps_``, ``converged_``, ``collapses_`` and ``history_`` (the objective
+    of every restart at every step, in standardized units).
+    """
+    model.restart_log_likelihoods_ = trace.objectives + log_jacobian
+    model.log_likelihood_ = float(model.restart_log_likelihoods_[trace.best_restart])
+    model.best_restart_ = trace.best_restart
+    model.n_steps_ = trace.steps
+    model.converged_ = trace.converged
+    model.collapses_ = trace.collapses
+    model.history_ = trace.history
 
 
 def _finished(recent: Tensor, alive: Tensor, settings: AscentSettings, steps_left: int) -> bool:

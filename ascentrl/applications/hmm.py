@@ -39,7 +39,7 @@ import torch
 from torch import Tensor
 
 from ascentrl.applications.data import as_lengths, as_observations, as_symbols, check_count, pad_sequences, unpad
-from ascentrl.applications.fitting import AscentSettings, Collapse, ascend_likelihood
+from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, record_fit
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
@@ -166,13 +166,7 @@ class _HiddenMarkovModel:
         self._log_start = torch.log_softmax(start_logits[best].detach(), -1)
         self._log_transition = torch.log_softmax(transition_logits[best].detach(), -1)
         emissions.keep(best)
-        self.restart_log_likelihoods_ = trace.objectives + emissions.log_jacobian
-        self.log_likelihood_ = float(self.restart_log_likelihoods_[best])
-        self.best_restart_ = best
-        self.n_steps_ = trace.steps
-        self.converged_ = trace.converged
-        self.collapses_: tuple[Collapse, ...] = trace.collapses
-        self.history_ = trace.history
+        record_fit(self, trace, emissions.log_jacobian)
         return self
 
     def _set_chain(self, start: Any, transition: Any) -> None:

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from ascentrl.applications.data import as_observations, check_count
-from ascentrl.applications.fitting import AscentSettings, Collapse, ascend_likelihood
+from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, record_fit
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
@@ -198,13 +198,7 @@ class GaussianMixture:
         best = trace.best_restart
         self._log_weights = torch.log_softmax(log_weights[best].detach(), dim=-1)
         self._gaussians = standardizer.to_data_units(gaussians.map(lambda tensor: tensor[best].detach().clone()))
-        self.restart_log_likelihoods_ = trace.objectives + standardizer.log_jacobian
-        self.log_likelihood_ = float(self.restart_log_likelihoods_[best])
-        self.best_restart_ = best
-        self.n_steps_ = trace.steps
-        self.converged_ = trace.converged
-        self.collapses_: tuple[Collapse, ...] = trace.collapses
-        self.history_ = trace.history
+        record_fit(self, trace, standardizer.log_jacobian)
         return self
 
     @classmethod

@@ -14,8 +14,10 @@ Every final model is scored by one formula for both (numpy for mixtures, hmmlear
 algorithm for HMMs), as the mean log-likelihood per observation. A start is *stuck* when it ends
 more than ``STUCK_GAP`` below the best value any run of either method found on that case; a
 best-of-R result is *stuck* likewise. For HMMs sampled from known parameters, a best-of-R model has
-*the right parameters* when, after the best relabelling of its states, every start, transition and
-emission probability (or mean) is within ``RIGHT_TOLERANCE`` of the truth.
+*the right parameters* when, after the best relabelling of its states, every transition and
+emission probability is within ``RIGHT_TOLERANCE`` of the truth and every Gaussian mean within
+``RIGHT_MEAN_TOLERANCE`` standard deviations of the data (the sampling error of the maximum-likelihood
+estimate itself is up to ~0.12 on these cases).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = ["STUCK_GAP", "format_hmm_rows", "format_mixture_rows", "run_hmm_case"
 
 STUCK_GAP = 1e-3
 RIGHT_TOLERANCE = 0.1
+RIGHT_MEAN_TOLERANCE = 0.25
 
 
 def mixture_log_likelihood(x: np.ndarray, weights, means, covariances, covariance_type: str) -> float:
@@ -65,9 +68,10 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int) -> dict:
     from sklearn.mixture import GaussianMixture as EMGaussianMixture
 
     x = case.x
-    # warm-up, untimed: first-call costs (imports, allocator, BLAS threads) would go to whoever is first
-    GaussianMixture(case.n_components, covariance_type=case.covariance_type, n_restarts=2, max_steps=3).fit(x)
-    EMGaussianMixture(case.n_components, covariance_type=case.covariance_type, max_iter=2).fit(x)
+    with warnings.catch_warnings():  # warm-up, untimed: first-call costs would go to whoever is first
+        warnings.simplefilter("ignore")
+        GaussianMixture(case.n_components, covariance_type=case.covariance_type, n_restarts=2, max_steps=3).fit(x)
+        EMGaussianMixture(case.n_components, covariance_type=case.covariance_type, max_iter=2).fit(x)
     runs = {"ours": [], "em": []}
     for seed in range(seeds):
         start = time.perf_counter()
@@ -124,14 +128,16 @@ def _hmm_score(case: HmmCase, start, transition, emission: dict) -> float:
 
 
 def _right_parameters(case: HmmCase, start, transition, emission: dict) -> bool:
-    key = "emission" if case.emissions == "categorical" else "means"
-    truth = np.asarray(case.emission_parameters[key])
-    estimate = np.asarray(emission[key])
+    if case.emissions == "categorical":
+        truth, estimate = case.emission_parameters["emission"], np.asarray(emission["emission"])
+        tolerance = RIGHT_TOLERANCE
+    else:
+        truth, estimate = case.emission_parameters["means"], np.asarray(emission["means"])
+        tolerance = RIGHT_MEAN_TOLERANCE * case.x.std(0)
     for order in itertools.permutations(range(len(case.start))):
         order = list(order)
-        gaps = [np.abs(estimate[order] - truth).max(), np.abs(np.asarray(transition)[np.ix_(order, order)]
-                                                              - case.transition).max()]
-        if max(gaps) <= RIGHT_TOLERANCE:
+        transition_gap = np.abs(np.asarray(transition)[np.ix_(order, order)] - case.transition).max()
+        if transition_gap <= RIGHT_TOLERANCE and np.all(np.abs(estimate[order] - truth) <= tolerance):
             return True
     return False
 
