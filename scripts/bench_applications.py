@@ -18,6 +18,7 @@ best-of-restarts model has the right parameters. The machine is timed as is: run
   python scripts/bench_applications.py                          # both sections, 20 seeds, 10 restarts
   python scripts/bench_applications.py --sections mixture --seeds 5 --json
   python scripts/bench_applications.py --sections hmm --hmm-cases absorbing_bernoulli
+  python scripts/bench_applications.py --sections mixture --seeds 2 --em-tol 1e-6 --em-max-iter 10000
 
 Targets (issue 13): best-of-restarts log-likelihood >= EM's on every case, wall time <= EM's for
 the same number of restarts.
@@ -56,6 +57,10 @@ class BenchApplicationsConfig:
     """Mixture cases to run (default: all)."""
     hmm_cases: tuple[str, ...] = ()
     """HMM cases to run (default: all)."""
+    em_tol: float | None = None
+    """EM's tolerance: none for each peer's default (scikit-learn 1e-3 per point, hmmlearn 1e-2 in total)."""
+    em_max_iter: int | None = None
+    """EM's iteration limit: none for scikit-learn's default 100 and 1000 for hmmlearn."""
     threads: int = 1
     """Threads for torch and for numpy/scikit-learn's BLAS and OpenMP pools."""
     json: bool = False
@@ -76,17 +81,30 @@ class BenchApplicationsConfig:
         for name in ("seeds", "restarts", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.em_tol is not None and not self.em_tol > 0:
+            raise ValueError(f"--em-tol must be a number > 0 or none, got {self.em_tol!r}")
+        if self.em_max_iter is not None and self.em_max_iter < 1:
+            raise ValueError(f"--em-max-iter must be a positive integer or none, got {self.em_max_iter!r}")
+
+    def em_options(self, iterations_option: str) -> dict:
+        """The EM peer's overridden settings; ``iterations_option`` is its name for the iteration limit."""
+        options = {} if self.em_tol is None else {"tol": self.em_tol}
+        if self.em_max_iter is not None:
+            options[iterations_option] = self.em_max_iter
+        return options
 
 
 def mixture_section(config: BenchApplicationsConfig) -> tuple[list[dict], str]:
     names = config.mixture_cases or tuple(MIXTURE_CASES)
-    results = [run_mixture_case(MIXTURE_CASES[name](), config.seeds, config.restarts) for name in names]
+    results = [run_mixture_case(MIXTURE_CASES[name](), config.seeds, config.restarts, config.em_options("max_iter"))
+               for name in names]
     return results, format_mixture_rows(results, config.restarts)
 
 
 def hmm_section(config: BenchApplicationsConfig) -> tuple[list[dict], str]:
     names = config.hmm_cases or tuple(HMM_CASES)
-    results = [run_hmm_case(HMM_CASES[name](), config.seeds, config.restarts) for name in names]
+    results = [run_hmm_case(HMM_CASES[name](), config.seeds, config.restarts, config.em_options("n_iter"))
+               for name in names]
     return results, format_hmm_rows(results, config.restarts)
 
 
@@ -122,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as error:
         fail(parser, error)
     torch_threads(config.threads)
+    if not config.json:
+        print(f"{config.seeds} seeds x {config.restarts} restarts, {config.threads} thread(s); EM tolerance "
+              f"{config.em_tol or 'default'}, iteration limit {config.em_max_iter or 'default'}", flush=True)
     results, tables = {}, []
     for section in config.sections:
         results[section], table = SECTIONS[section](config)
@@ -129,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         if not config.json:
             print(table, flush=True)
     verdicts = targets(results)
-    report = {"seeds": config.seeds, "restarts": config.restarts, "threads": config.threads, "results": results,
-              "targets": verdicts}
+    report = {"seeds": config.seeds, "restarts": config.restarts, "threads": config.threads,
+              "em_tol": config.em_tol, "em_max_iter": config.em_max_iter, "results": results, "targets": verdicts}
     if config.out is not None:
         write_json(config.out, report)
     if config.json:

@@ -184,6 +184,7 @@ def ascend_likelihood(
     precision_traces: Callable[[], Tensor] | None = None,
     own_point_variances: Callable[[], Tensor] | None = None,
     unit: str = "component",
+    lr_scales: list[float] | None = None,
 ) -> FitTrace:
     """Maximize ``objective`` over ``parameters`` for all restarts at once (see the module docstring).
 
@@ -199,12 +200,16 @@ def ascend_likelihood(
         own_point_variances: ``() -> (R, K)`` smallest variance of the points each Gaussian
             explains (weighted by responsibility), checked once at the end.
         unit: what a Gaussian is called in messages (``"component"``, ``"state"``).
+        lr_scales: per parameter tensor, a factor on the learning rate (default all 1); the
+            plateau schedule halves every one alike.
 
     Raises:
         CovarianceCollapseError: as described in the module docstring.
     """
     n_restarts = parameters[0].shape[0]
-    optimizer = Ascent(parameters, lr=settings.lr, adaptive="adam", nesterov=True, betas=(0.9, 0.99))
+    scales = lr_scales or [1.0] * len(parameters)
+    groups = [{"params": [parameter], "lr": settings.lr * scale} for parameter, scale in zip(parameters, scales)]
+    optimizer = Ascent(groups, lr=settings.lr, adaptive="adam", nesterov=True, betas=(0.9, 0.99))
     full_batch = settings.batch_size is None or settings.batch_size >= n_items
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.5, patience=settings.patience, threshold=settings.tol / settings.window,

@@ -34,6 +34,8 @@ underflows however long the sequence.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -69,23 +71,43 @@ def forward(log_start: Tensor, log_transition: Tensor, log_emission: Tensor,
     return torch.stack(alphas, dim=-2), torch.logsumexp(alpha, dim=-1)
 
 
-def _log_matmul(left: Tensor, right: Tensor) -> Tensor:
-    """``(left ⊗ right)_{ij} = log Σ_k exp(left_ik + right_kj)`` for ``(T, K, K, N)`` stacks of matrices.
+class _PairwiseLogMatmul(torch.autograd.Function):
+    """``M_{2t} ⊗ M_{2t+1}`` for a ``(2T, K, K, N)`` stack of log-matrices, shape ``(T, K, K, N)``.
 
-    Scaled as in the scaled forward algorithm: with ``a_i = max_k left_ik`` and ``b_j = max_k right_kj``,
-    ``(left ⊗ right)_ij = a_i + b_j + log Σ_k e^{left_ik − a_i} e^{right_kj − b_j}``, where every
-    exponential is at most 1 and, for each ``i``, some term is not far below 1 unless a transition
-    probability is below ``e^{−700}``. The sum is floored at the smallest normal number, so an
-    impossible entry becomes ``≈ −708 + a_i + b_j`` (negligible next to the others in float64)
-    instead of a ``−∞`` whose gradient would be NaN. ``a`` and ``b`` cancel exactly, so they carry
-    no gradient. The matrices' batch ``N`` is the last, contiguous dimension: every operation then
-    runs over long vectors instead of ``K × K`` blocks.
+    ``(A ⊗ B)_{ij} = log Σ_k exp(A_ik + B_kj)``, scaled as in the scaled forward algorithm: with
+    ``a_i = max_k A_ik`` and ``b_j = max_k B_kj``, ``(A ⊗ B)_ij = a_i + b_j + log S_ij`` where
+    ``S_ij = Σ_k e^{A_ik − a_i} e^{B_kj − b_j}``. Every exponential is at most 1 and, for each ``i``,
+    some term is not far below 1 unless a transition probability is below ``e^{−700}``. ``S`` is
+    floored at the smallest normal number, so an impossible entry becomes ``≈ −708 + a_i + b_j``
+    (negligible next to the others) instead of a ``−∞`` whose gradient would be NaN.
+
+    The batch ``N`` is the last, contiguous dimension, so every operation runs over long vectors
+    instead of ``K × K`` blocks. Backward, with ``G = g / S`` and ``Ã = e^{A − a}``, ``B̃ = e^{B − b}``:
+    ``∂/∂A_ik = Ã_ik Σ_j G_ij B̃_kj`` and ``∂/∂B_kj = B̃_kj Σ_i G_ij Ã_ik`` (``a`` and ``b`` cancel
+    exactly, so they carry no gradient). Written by hand it keeps only the ``K × K`` factors for
+    the backward pass and skips the zero-filled gradients of the strided pairs autograd would make.
     """
-    row_peak = left.detach().amax(2, keepdim=True)  # (T, K, 1, N)
-    column_peak = right.detach().amax(1, keepdim=True)  # (T, 1, K, N)
-    terms = torch.exp(left - row_peak).unsqueeze(3) * torch.exp(right - column_peak).unsqueeze(1)
-    total = terms.sum(2).clamp_min(torch.finfo(left.dtype).tiny)
-    return torch.log(total) + row_peak + column_peak
+
+    @staticmethod
+    def forward(ctx: Any, products: Tensor) -> Tensor:
+        pairs = products.unflatten(0, (-1, 2))
+        left, right = pairs[:, 0], pairs[:, 1]
+        row_peak = left.amax(2, keepdim=True)  # (T, K, 1, N)
+        column_peak = right.amax(1, keepdim=True)  # (T, 1, K, N)
+        scaled_left = torch.exp(left - row_peak)
+        scaled_right = torch.exp(right - column_peak)
+        total = (scaled_left.unsqueeze(3) * scaled_right.unsqueeze(1)).sum(2)
+        total.clamp_min_(torch.finfo(products.dtype).tiny)
+        ctx.save_for_backward(scaled_left, scaled_right, total)
+        return torch.log(total).add_(row_peak).add_(column_peak)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> Tensor:
+        scaled_left, scaled_right, total = ctx.saved_tensors
+        ratio = (grad_output / total).unsqueeze(2)  # G_ij, (T, K, 1, K, N)
+        grad_left = (ratio * scaled_right.unsqueeze(1)).sum(3) * scaled_left
+        grad_right = (ratio * scaled_left.unsqueeze(3)).sum(1) * scaled_right
+        return torch.stack([grad_left, grad_right], dim=1).flatten(0, 1)
 
 
 def log_likelihood(log_start: Tensor, log_transition: Tensor, log_emission: Tensor, lengths: Tensor) -> Tensor:
@@ -114,7 +136,7 @@ def log_likelihood(log_start: Tensor, log_transition: Tensor, log_emission: Tens
     while products.shape[0] > 1:
         if products.shape[0] % 2:
             products = torch.cat([products, identity.expand(1, n_states, n_states, products.shape[-1])])
-        products = _log_matmul(products[0::2], products[1::2])
+        products = _PairwiseLogMatmul.apply(products)
     total = initial.unsqueeze(1) + products[0]  # (K, K, N)
     return torch.logsumexp(total.flatten(0, 1), dim=0).view(*batch, n_sequences)
 

@@ -63,8 +63,12 @@ def _smallest_relative_eigenvalue(covariances, covariance_type: str, x: np.ndarr
     return smallest / float(x.var(0).min())
 
 
-def run_mixture_case(case: MixtureCase, seeds: int, restarts: int) -> dict:
-    """Both methods on one mixture case for ``seeds`` seeds; see the module docstring."""
+def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
+    """Both methods on one mixture case for ``seeds`` seeds; see the module docstring.
+
+    ``em_options`` override scikit-learn's defaults (e.g. ``{"tol": 1e-6, "max_iter": 1000}``).
+    """
+    em_options = em_options or {}
     from sklearn.mixture import GaussianMixture as EMGaussianMixture
 
     x = case.x
@@ -95,7 +99,7 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int) -> dict:
             warnings.simplefilter("ignore")  # EM's ConvergenceWarning when max_iter runs out
             for index in range(restarts):
                 fits.append(EMGaussianMixture(case.n_components, covariance_type=case.covariance_type, n_init=1,
-                                              random_state=restarts * seed + index).fit(x))
+                                              random_state=restarts * seed + index, **em_options).fit(x))
         seconds = time.perf_counter() - start
         values = [mixture_log_likelihood(x, fit.weights_, fit.means_, fit.covariances_, case.covariance_type)
                   for fit in fits]
@@ -142,8 +146,12 @@ def _right_parameters(case: HmmCase, start, transition, emission: dict) -> bool:
     return False
 
 
-def run_hmm_case(case: HmmCase, seeds: int, restarts: int) -> dict:
-    """Both methods on one HMM case for ``seeds`` seeds; see the module docstring."""
+def run_hmm_case(case: HmmCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
+    """Both methods on one HMM case for ``seeds`` seeds; see the module docstring.
+
+    ``em_options`` override the hmmlearn settings (``n_iter=1000`` and hmmlearn's defaults).
+    """
+    em_options = {"n_iter": 1000, **(em_options or {})}
     n_states = len(case.start)
     model_class = CategoricalHMM if case.emissions == "categorical" else GaussianHMM
     options = {} if case.emissions == "categorical" else {"covariance_type": case.covariance_type}
@@ -172,7 +180,7 @@ def run_hmm_case(case: HmmCase, seeds: int, restarts: int) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for index in range(restarts):
-                fits.append(_hmmlearn_model(case, n_states, n_iter=1000, random_state=restarts * seed + index)
+                fits.append(_hmmlearn_model(case, n_states, random_state=restarts * seed + index, **em_options)
                             .fit(case.x, case.lengths))
         seconds = time.perf_counter() - start
         values = [float(fit.score(case.x, case.lengths)) / len(case.x) for fit in fits]
@@ -209,6 +217,9 @@ def _summarize(name: str, description: str, runs: dict) -> dict:
                                                                       for run in method_runs))
     differences = np.array([ours["best"] - em["best"] for ours, em in zip(runs["ours"], runs["em"])])
     summary["seeds_ours_at_least_em"] = int(np.sum(differences >= 0))
+    if "smallest_eigenvalue" in runs["em"][0]:  # are EM's wins made of near-singular covariances?
+        ahead = [em["smallest_eigenvalue"] for ours, em in zip(runs["ours"], runs["em"]) if em["best"] > ours["best"]]
+        summary["em_ahead_median_smallest_relative_eigenvalue"] = float(np.median(ahead)) if ahead else None
     summary["worst_difference"] = float(differences.min())
     summary["time_ratio"] = summary["ours"]["median_seconds"] / summary["em"]["median_seconds"]
     return summary
@@ -229,8 +240,12 @@ def _header(restarts: int) -> str:
 
 def _verdict(result: dict) -> str:
     seeds = result["seeds"]
-    return (f"  ours >= EM on {result['seeds_ours_at_least_em']}/{seeds} seeds (worst ours - EM: "
+    line = (f"  ours >= EM on {result['seeds_ours_at_least_em']}/{seeds} seeds (worst ours - EM: "
             f"{result['worst_difference']:+.2e}); time ours/EM {result['time_ratio']:.2f}x")
+    if result.get("em_ahead_median_smallest_relative_eigenvalue") is not None:
+        line += (f"; where EM is ahead, its smallest eigenvalue / data variance has median "
+                 f"{result['em_ahead_median_smallest_relative_eigenvalue']:.1e}")
+    return line
 
 
 def format_mixture_rows(results: list[dict], restarts: int) -> str:
