@@ -18,6 +18,16 @@ from ascentrl.applications import AscentSettings, CovarianceCollapseError, Gauss
 from ascentrl.applications.fitting import ascend_likelihood
 from ascentrl.applications.gaussian import GaussianParameters, natural_coefficients, sufficient_statistics
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The fits' tensors are small: on a busy machine a second thread costs far more than it saves."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 WEIGHTS = np.array([0.5, 0.3, 0.2])
 MEANS = np.array([[0.0, 0.0], [4.0, 0.5], [1.0, 4.0]])
 COVARIANCES = np.array([[[1.0, 0.6], [0.6, 1.0]], [[0.5, 0.0], [0.0, 0.8]], [[1.5, -0.4], [-0.4, 0.4]]])
