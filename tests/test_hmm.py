@@ -77,6 +77,20 @@ def test_likelihood_posteriors_and_viterbi_against_brute_force(tiny):
             assert best[model, sequence].item() == pytest.approx(joint[best_path].item(), abs=1e-12)
 
 
+def test_impossible_transitions_and_unreachable_states(tiny):
+    # Given parameters may hold exact zeros: state 2 is a start-only state nobody can reach.
+    _, _, log_emission = tiny
+    start = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    transition = torch.tensor([[0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]], dtype=torch.float64)
+    log_start, log_transition = torch.log(start), torch.log(transition)
+    tree = inference.log_likelihood(log_start, log_transition, log_emission[0], LENGTHS)
+    forward = inference.forward(log_start, log_transition, log_emission[0], LENGTHS)[1]
+    for sequence, length in enumerate(LENGTHS.tolist()):
+        total, _ = enumerate_paths(log_start, log_transition, log_emission[0, sequence], length)
+        assert tree[sequence].item() == pytest.approx(total.item(), abs=1e-12)
+        assert forward[sequence].item() == pytest.approx(total.item(), abs=1e-12)
+
+
 def test_posteriors_are_the_gradient_of_the_log_likelihood(tiny):
     # Fisher's identity for HMMs: ∂ log p(x) / ∂ log b_j(x_t) = γ_t(j).
     log_start, log_transition, log_emission = tiny

@@ -8,8 +8,10 @@ all the data (``batch=None``). Then, for each step:
 1. ``J = objective(batch)``; ``J.sum().backward()``; one :class:`ascentrl.Ascent` step (NAdam:
    Adam with Nesterov momentum, which needed fewer steps than Adam on the benchmark mixtures).
    Restarts share no parameter and Adam's statistics are per element, so the sum gives every
-   restart exactly the step it would take alone: ``R`` restarts are one run on bigger tensors.
-   The objective is maximized; nothing is negated.
+   restart the step it would take alone: ``R`` restarts are one run on bigger tensors. They
+   interact only through the learning-rate schedule and the stopping rule of step 3, which look at
+   all of them. The objective is maximized; nothing is negated. A model may give some parameters
+   a larger learning rate (``lr_scales``: the HMMs' start and transition logits).
 2. Collapse watch: a restart whose Gaussian component's ``tr Σ⁻¹`` exceeds ``1/min_variance``
    (see :mod:`ascentrl.applications.gaussian`) has collapsed. It is recorded
    (:class:`Collapse`: restart, component, step, what was seen), frozen where it was caught and
@@ -21,8 +23,9 @@ all the data (``batch=None``). Then, for each step:
    its responsibilities, the matrix EM's M-step would take — are checked: a variance below
    ``min_variance`` along some direction means the likelihood grows without bound by shrinking
    onto them, and the restart is dropped the same way.
-3. Full batch: the learning rate is halved when the total objective has not improved for
-   ``patience`` steps (:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`), and the fit stops once
+3. Full batch: every learning rate is halved when the live restarts' total objective, averaged
+   over the last ``window`` steps, has not improved for ``patience`` steps
+   (:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`), and the fit stops once
    every live restart's objective stayed within a band of width ``tol`` over the last ``window``
    steps: neither rising (still climbing) nor swinging (Adam's iterates oscillate around a maximum
    before they settle, and often dip first when they start near one). A restart that trails a

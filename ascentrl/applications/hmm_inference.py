@@ -92,8 +92,10 @@ class _PairwiseLogMatmul(torch.autograd.Function):
     def forward(ctx: Any, products: Tensor) -> Tensor:
         pairs = products.unflatten(0, (-1, 2))
         left, right = pairs[:, 0], pairs[:, 1]
-        row_peak = left.amax(2, keepdim=True)  # (T, K, 1, N)
-        column_peak = right.amax(1, keepdim=True)  # (T, 1, K, N)
+        # A state no other state can reach (a column of log 0 in a given model) has peak −∞; 0 instead
+        # keeps −∞ − (−∞) = NaN out, and its entries stay negligible (≈ −708).
+        row_peak = left.amax(2, keepdim=True).nan_to_num(neginf=0.0)  # (T, K, 1, N)
+        column_peak = right.amax(1, keepdim=True).nan_to_num(neginf=0.0)  # (T, 1, K, N)
         scaled_left = torch.exp(left - row_peak)
         scaled_right = torch.exp(right - column_peak)
         total = (scaled_left.unsqueeze(3) * scaled_right.unsqueeze(1)).sum(2)
