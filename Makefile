@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,box2d,mujoco]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -38,6 +38,7 @@ bench: setup
 	$(PY) scripts/bench_escape.py
 	$(PY) scripts/bench_cartpole.py
 	$(PY) scripts/bench_cartpole.py --nproc 2
+	$(PY) scripts/bench_pg.py
 	$(PY) scripts/bench_games.py
 	$(PY) scripts/bench_multiagent.py
 

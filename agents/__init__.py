@@ -5,6 +5,7 @@ from ascentrl.agents.actor_critic import ActorCriticConfig, ActorCriticLearner
 from ascentrl.agents.gym_learner import GymLearner, GymTrainingOptions
 from ascentrl.agents.matrix_players import PARAMETERIZATIONS, MatrixGamePlayer, Trajectory, play
 from ascentrl.agents.multiagent import METHODS, MultiAgentConfig, MultiAgentReinforce
+from ascentrl.agents.multiagent_presets import LAST_ITERATE_PRESETS, last_iterate_preset
 from ascentrl.agents.multiagent_reporting import MultiAgentTrainingOptions
 from ascentrl.agents.ppo import PPO, PPOConfig
 from ascentrl.agents.presets import PRESETS, preset_for
@@ -27,6 +28,7 @@ __all__ = [
     "EpisodeBatch",
     "GymLearner",
     "GymTrainingOptions",
+    "LAST_ITERATE_PRESETS",
     "MatrixGamePlayer",
     "MultiAgentConfig",
     "MultiAgentReinforce",
@@ -34,6 +36,7 @@ __all__ = [
     "Reinforce",
     "ReinforceConfig",
     "Trajectory",
+    "last_iterate_preset",
     "play",
     "preset_for",
 ]

@@ -82,10 +82,14 @@ class ContinuingEnvs:
         self.sub_envs = env.unwrapped.envs  # a SyncVectorEnv's single envs
         self.num_envs = env.num_envs
         self.episode_numbers = np.zeros(self.num_envs, np.int64)
-        self.actions: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
-        """Per sub-env, the env actions of its episode in progress (what a resume replays)."""
         self.observation: np.ndarray | None = None
         """The observation every sub-env is at now (None before the first reset)."""
+        # The env actions of every step since the oldest episode in progress began (what a resume
+        # replays), one array per step; step s is _actions[s - _first_step].
+        self._actions: list[np.ndarray] = []
+        self._first_step = 0
+        self._step = 0
+        self._episode_starts = np.zeros(self.num_envs, np.int64)
 
     def _seeds(self, indices: np.ndarray) -> list[int | None]:
         seeds: list[int | None] = [None] * self.num_envs
@@ -107,24 +111,32 @@ class ContinuingEnvs:
             observation where an episode ended).
         """
         returned, reward, terminated, truncated, _ = self.env.step(env_actions)
-        for index in range(self.num_envs):
-            self.actions[index].append(np.array(env_actions[index]))
+        self._actions.append(np.array(env_actions))
+        self._step += 1
         done = terminated | truncated
         observation = returned
         if done.any():
             ended = np.flatnonzero(done)
             self.episode_numbers[ended] += 1
-            for index in ended:
-                self.actions[index] = []
+            self._episode_starts[ended] = self._step
+            oldest = int(self._episode_starts.min())
+            if oldest - self._first_step > 1024:  # forget the actions no episode in progress needs
+                del self._actions[: oldest - self._first_step]
+                self._first_step = oldest
             restarted, _ = self.env.reset(seed=self._seeds(ended), options={"reset_mask": done.copy()})
             observation = np.where(done.reshape(-1, *[1] * (returned.ndim - 1)), restarted, returned)
         self.observation = observation
         return observation, reward, terminated, truncated, returned
 
+    def episode_actions(self, index: int) -> np.ndarray:
+        """The env actions sub-env ``index`` took since its episode in progress began."""
+        steps = self._actions[self._episode_starts[index] - self._first_step:]
+        return np.array([actions[index] for actions in steps])
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "episode_numbers": torch.from_numpy(self.episode_numbers.copy()),
-            "actions": [torch.from_numpy(np.array(actions)) for actions in self.actions],
+            "actions": [torch.from_numpy(self.episode_actions(index)) for index in range(self.num_envs)],
             "observation": None if self.observation is None else torch.from_numpy(np.array(self.observation)),
             "statistics": (torch.from_numpy(np.array(self.env.episode_returns, np.float64)),
                            torch.from_numpy(np.array(self.env.episode_lengths, np.int64))),
@@ -136,10 +148,17 @@ class ContinuingEnvs:
         if state["observation"] is None:
             return
         self.start()
-        for index, (sub_env, actions) in enumerate(zip(self.sub_envs, state["actions"], strict=True)):
-            for action in actions.numpy():
+        replayed = [actions.numpy() for actions in state["actions"]]
+        for index, (sub_env, actions) in enumerate(zip(self.sub_envs, replayed, strict=True)):
+            for action in actions:
                 self.observation[index], *_ = sub_env.step(action)
-        self.actions = [[np.array(action) for action in actions.numpy()] for actions in state["actions"]]
+        # The action history again: the longest episode in progress decides how far back it reaches.
+        longest = max(len(actions) for actions in replayed)
+        filler = np.zeros_like(next(actions[0] for actions in replayed if len(actions))) if longest else None
+        self._actions = [np.stack([actions[len(actions) - longest + step] if len(actions) - longest + step >= 0
+                                   else filler for actions in replayed]) for step in range(longest)]
+        self._first_step, self._step = 0, longest
+        self._episode_starts = np.array([longest - len(actions) for actions in replayed], np.int64)
         returns, lengths = state["statistics"]
         self.env.episode_returns = returns.numpy().astype(np.float64)
         self.env.episode_lengths = lengths.numpy().astype(np.int64)

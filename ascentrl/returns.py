@@ -289,9 +289,12 @@ def normalize_advantages(advantages: Tensor, valid: Tensor | None = None, eps: f
     ``O(1/N)`` for ``N`` episodes (unlike :func:`batch_mean_baseline`, which leaves each episode out).
     """
     _check_mask("valid", valid)
-    if valid is None:
-        valid = torch.ones_like(advantages, dtype=torch.bool)
-    elif valid.shape != advantages.shape:
+    if valid is None:  # every step counts: no mask to build and apply (a minibatch's hot path)
+        if advantages.numel() < 2:
+            return torch.zeros_like(advantages)
+        flat = advantages.reshape(-1)
+        return (advantages - flat.mean()) / (flat.std() + eps)
+    if valid.shape != advantages.shape:
         raise ValueError(
             f"valid must have the shape of advantages {tuple(advantages.shape)}, got {tuple(valid.shape)}"
         )
