@@ -3,7 +3,7 @@
 Every rule has a *for-loop* implementation (one parameter at a time, the readable reference)
 and a *multi-tensor* implementation (``torch._foreach_*`` over whole lists); tests prove the two
 identical.  Where torch ships a fused kernel for the same update (SGD, Adam/AdamW, Adagrad),
-:func:`fused_update` calls it with ``maximize=True``.
+:mod:`ascentrl._update_paths` calls it with ``maximize=True`` instead.
 
 Sign convention.  The gradients passed in are ``∇J``, the gradients of the objective being
 **maximized**; they are never modified.  Internally each rule works with the loss gradient
@@ -21,13 +21,6 @@ import math
 import torch
 from torch import Tensor
 
-_FUSED_KERNELS = {
-    "sgd": torch._fused_sgd_,
-    "adam": torch._fused_adam_,
-    "adamw": torch._fused_adamw_,
-    "adagrad": torch._fused_adagrad_,
-}
-
 
 def _loss_gradient(param: Tensor, grad: Tensor, weight_decay: float) -> Tensor:
     """ĝ = −∇J + λθ, as a new tensor."""
@@ -41,6 +34,24 @@ def _loss_gradients(params: list[Tensor], grads: list[Tensor], weight_decay: flo
     if weight_decay:
         torch._foreach_add_(loss_grads, params, alpha=weight_decay)
     return loss_grads
+
+
+_ONE = torch.ones((), dtype=torch.float32)  # read only: added to CPU step counters
+
+
+def increment_steps(steps: list[Tensor]) -> None:
+    """t ← t + 1 for every per-parameter step counter of one device.
+
+    On CPU the multi-tensor op is a C++ loop over the counters, and its scalar form wraps the
+    scalar into a new tensor for every one of them: adding the same one-element tensor instead
+    halves its cost (~0.5 µs instead of ~1.2 µs per counter here). Elsewhere both are one kernel.
+    """
+    if not steps:
+        return
+    if steps[0].is_cpu:
+        torch._foreach_add_(steps, [_ONE] * len(steps))
+    else:
+        torch._foreach_add_(steps, 1)
 
 
 def _step_values(steps: list[Tensor]) -> list[float]:
@@ -169,7 +180,7 @@ def adagrad_foreach(
     coupled_decay = 0.0 if decoupled_weight_decay else weight_decay
     if decoupled_weight_decay:
         _decay_weights(params, lr, weight_decay, foreach=True)
-    torch._foreach_add_(steps, 1)
+    increment_steps(steps)
     if coupled_decay:
         loss_grads = _loss_gradients(params, grads, coupled_decay)
         torch._foreach_addcmul_(sums, loss_grads, loss_grads, value=1.0)
@@ -232,7 +243,7 @@ def rmsprop_foreach(
     coupled_decay = 0.0 if decoupled_weight_decay else weight_decay
     if decoupled_weight_decay:
         _decay_weights(params, lr, weight_decay, foreach=True)
-    torch._foreach_add_(steps, 1)
+    increment_steps(steps)
     torch._foreach_mul_(square_avgs, alpha)
     if coupled_decay:
         loss_grads = _loss_gradients(params, grads, coupled_decay)
@@ -309,7 +320,7 @@ def adam_foreach(
     coupled_decay = 0.0 if decoupled_weight_decay else weight_decay
     if decoupled_weight_decay:
         _decay_weights(params, lr, weight_decay, foreach=True)
-    torch._foreach_add_(steps, 1)
+    increment_steps(steps)
     times = _step_values(steps)
     loss_grads = _loss_gradients(params, grads, coupled_decay)
     torch._foreach_lerp_(exp_avgs, loss_grads, 1.0 - beta1)
@@ -327,44 +338,3 @@ def adam_foreach(
         )
     else:
         torch._foreach_addcdiv_(params, exp_avgs, denominators, [-lr / (1.0 - beta1**t) for t in times])
-
-
-# -------------------------------------------------------------------------------------- fused
-def fused_update(
-    rule: str,
-    params: list[Tensor],
-    grads: list[Tensor],
-    state_lists: list[list[Tensor]],
-    *,
-    lr: float,
-    hyper: dict,
-) -> None:
-    """Call torch's fused kernel for ``rule`` with ``maximize=True`` on one device/dtype bucket.
-
-    No ``grad_scale`` is passed: the kernels would unscale the gradients in place.
-    """
-    if not params:
-        return
-    kernel = _FUSED_KERNELS[rule]
-    if rule == "sgd":
-        (buffers,) = state_lists
-        kernel(
-            params,
-            grads,
-            buffers,
-            lr=lr,
-            maximize=True,
-            grad_scale=None,
-            found_inf=None,
-            **hyper,
-        )
-    elif rule == "adagrad":
-        sums, steps = state_lists
-        torch._foreach_add_(steps, 1)
-        kernel(params, grads, sums, steps, lr=lr, lr_decay=0.0, maximize=True,
-               grad_scale=None, found_inf=None, **hyper)
-    else:
-        exp_avgs, exp_avg_sqs, steps = state_lists
-        torch._foreach_add_(steps, 1)
-        kernel(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=lr, amsgrad=False, maximize=True,
-               grad_scale=None, found_inf=None, **hyper)

@@ -1,212 +1,160 @@
-"""Time ``Ascent.step()`` against the fastest torch.optim path for the same update.
+"""Time Ascent.step() against torch.optim on the same tensors, the contenders of a row in turns.
 
-For each mode (default options otherwise) and two workloads — one 10M-element tensor and 200
-tensors of 10k elements — the median wall time of ``step()`` is printed for Ascent and for the
-fastest torch composition that performs the same update (torch.optim with ``maximize=True``,
-fused where torch has a kernel, else foreach; clipping through ``torch.nn.utils``; gradient noise
-added to the gradients by hand), with the ratio ours / torch. Ascent's default
-``nonfinite="raise"`` reads every gradient once more to check it for NaN/inf (and report its norm);
-torch.optim does not check, so two ratios are printed: defaults against torch plus the same check,
-and ``nonfinite="ignore"`` against torch alone.  Gradients are fixed random tensors,
-so only the optimizer is timed. The contenders of a row are timed in turns, step by step, so
-that a busy machine slows them alike.
+1. Targets (issue 11). Adam with Ascent's defaults (nonfinite="raise": every gradient is read once
+   more, for the NaN/inf check and the norm logged in last_stats) against torch.optim.Adam with
+   maximize=True, fused and foreach, on two workloads: "actor-critic", the 12 tensors of a 64-64
+   actor-critic (9,797 parameters; a step there is almost all per-call overhead), target <= 1.1x
+   torch fused; and "200x10k", 200 tensors of 10,000 elements, target <= 1.2x. Ascent with
+   nonfinite="ignore" is timed too. A second row adds clip_norm, which the torch peers do with
+   clip_grad_norm_ (in place on the gradients; Ascent clips copies).
+2. Modes (--modes). Every mode (Adam, Adagrad, RMSprop, SGD with momentum or Nesterov, norm and
+   value clipping, gradient noise, perturbed ascent) on 200x10k and one 10M tensor, against the
+   fastest torch composition doing the same update, and the defaults against that composition
+   preceded by the same NaN/inf check.
 
-    python scripts/bench_optimizer.py [--repeats 30] [--json]
+Every contender gets its own parameters holding the same fixed random gradients, so only the
+optimizer is timed; each is built --instances times on separately allocated tensors, since where
+they land in memory moves a small step's time by up to ~20%. Each round calls every instance once,
+starting with a different one each round, so that a machine busy with other work slows them alike;
+figures are medians over all rounds and instances, and ratios come from the same rounds.
+
+  python scripts/bench_optimizer.py [--rounds 1000] [--large-rounds 10] [--instances 3] [--threads 1]
+                                    [--no-modes] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from harness.optimizer_timing import CASES, TARGET_WORKLOADS, WORKLOADS, time_case
 
-from ascentrl import Ascent, GradientNoise, PerturbedAscent
+from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 
-WORKLOADS = {"1x10M": [(10_000_000,)], "200x10k": [(10_000,)] * 200}
+TARGET_CASES = ("adam", "adam+clip_norm")
+MODE_WORKLOADS = ("200x10k", "1x10M")
 
 
 @dataclass
-class Case:
-    """One row: how to build our optimizer and the torch steps that do the same update."""
+class BenchConfig:
+    """How long to measure, and what."""
 
-    name: str
-    ours: Callable[..., Callable[[list[torch.Tensor]], Callable[[], None]]]
-    """``ours(**extra_options)`` builds Ascent's ``step`` for a parameter list."""
-    torch_paths: dict[str, Callable[[list[torch.Tensor]], Callable[[], None]]]
+    rounds: int = 1000
+    """Timed rounds on the actor-critic workload (a round calls every instance of every contender once)."""
+    large_rounds: int = 10
+    """Timed rounds on the 200x10k and 1x10M workloads."""
+    instances: int = 3
+    """Instances of each contender, each on its own tensors (one on 1x10M, for memory): where a
+    contender's tensors land in memory moves a small step's time by up to ~20%."""
+    threads: int = 1
+    """torch threads. One measures the optimizers; on a shared machine, several measure mostly how
+    long OpenMP waits for a descheduled thread at each parallel region."""
+    modes: bool = True
+    """Also time every other mode on 200x10k and 1x10M (part 2)."""
+    json: bool = False
+    """Print one JSON object instead of tables."""
 
-
-def _torch_step(factory, before=None):
-    def build(params):
-        optimizer = factory(params)
-
-        def step():
-            if before is not None:
-                before(params)
-            optimizer.step()
-
-        return step
-
-    return build
-
-
-def _clip_norm(params):
-    torch.nn.utils.clip_grad_norm_(params, max_norm=1.0, foreach=True)
+    def __post_init__(self) -> None:
+        for name in ("rounds", "large_rounds", "instances", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
 
 
-def _clip_value(params):
-    torch.nn.utils.clip_grad_value_(params, clip_value=1e-3, foreach=True)
-
-
-_NOISE_GENERATOR = torch.Generator().manual_seed(0)
-
-
-def _add_noise(params):
-    for param in params:
-        param.grad.add_(torch.randn(param.shape, generator=_NOISE_GENERATOR), alpha=0.1)
-
-
-def _grad_norm(params):
-    torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True).item()
-
-
-def _ours(**options):
-    def with_extra(**extra):
-        def build(params):
-            return Ascent(params, **options, **extra).step
-
-        return build
-
-    return with_extra
-
-
-def _with_finite_check(build):
-    """The torch path preceded by what Ascent's default ``nonfinite="raise"`` does: one gradient
-    norm, checked for NaN/inf."""
-
-    def build_checked(params):
-        step = build(params)
-
-        def checked_step():
-            norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
-            if not torch.isfinite(norm):
-                raise FloatingPointError("non-finite gradient")
-            step()
-
-        return checked_step
-
-    return build_checked
-
-
-def _adam(**kw):
-    return {
-        "fused": _torch_step(lambda p: torch.optim.Adam(p, lr=1e-3, maximize=True, fused=True), **kw),
-        "foreach": _torch_step(lambda p: torch.optim.Adam(p, lr=1e-3, maximize=True, foreach=True), **kw),
-    }
-
-
-CASES = [
-    Case("adam", _ours(lr=1e-3, adaptive="adam"), _adam()),
-    Case("adagrad", _ours(lr=1e-3, adaptive="adagrad"), {
-        "fused": _torch_step(lambda p: torch.optim.Adagrad(p, lr=1e-3, maximize=True, fused=True)),
-        "foreach": _torch_step(lambda p: torch.optim.Adagrad(p, lr=1e-3, maximize=True, foreach=True)),
-    }),
-    Case("rmsprop", _ours(lr=1e-3, adaptive="rmsprop"), {
-        "foreach": _torch_step(lambda p: torch.optim.RMSprop(p, lr=1e-3, maximize=True, foreach=True)),
-    }),
-    Case("sgd-momentum", _ours(lr=1e-3, momentum=0.9), {
-        "fused": _torch_step(lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, maximize=True, fused=True)),
-        "foreach": _torch_step(lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, maximize=True, foreach=True)),
-    }),
-    Case("sgd-nesterov", _ours(lr=1e-3, momentum=0.9, nesterov=True), {
-        "fused": _torch_step(lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, nesterov=True, maximize=True,
-                                                       fused=True)),
-        "foreach": _torch_step(lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, nesterov=True, maximize=True,
-                                                         foreach=True)),
-    }),
-    Case("adam+clip_norm", _ours(lr=1e-3, adaptive="adam", clip_norm=1.0), _adam(before=_clip_norm)),
-    Case("adam+clip_value", _ours(lr=1e-3, adaptive="adam", clip_value=1e-3), _adam(before=_clip_value)),
-    Case("adam+noise", lambda **extra: _ours(lr=1e-3, adaptive="adam", escape=GradientNoise(eta=0.01), **extra)(),
-         _adam(before=_add_noise)),
-    Case("adam+perturb", lambda **extra: _ours(lr=1e-3, adaptive="adam", **extra,
-                                               escape=PerturbedAscent(threshold=1e-3, radius=0.1, interval=50))(),
-         _adam(before=_grad_norm)),
-]
-
-
-def _interleaved_medians_ms(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median wall time of each ``step`` in ms, timed round-robin so that all see the same load."""
-    for _ in range(3):
-        for step in steps.values():
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) * 1e3 for name, values in times.items()}
-
-
-def _fresh_params(shapes, seed: int = 0) -> list[torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    params = []
-    for shape in shapes:
-        param = torch.zeros(shape, requires_grad=True)
-        param.grad = torch.randn(shape, generator=generator)
-        params.append(param)
-    return params
+def build_parser() -> CommandLineParser:
+    parser = CommandLineParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser, BenchConfig)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=30, help="timed step() calls per measurement (default 30)")
-    parser.add_argument("--json", action="store_true", help="print one JSON list instead of the table")
-    args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error("--repeats must be >= 1")
+    parser = build_parser()
+    try:
+        config = config_from_args(BenchConfig, parser.parse_args(argv))
+    except (ValueError, TypeError) as error:
+        fail(parser, error)
+    return run(config)
 
-    rows = []
-    for workload, shapes in WORKLOADS.items():
-        for case in CASES:
-            checked_path = "fused" if "fused" in case.torch_paths else "foreach"
-            builders = {"ascent": case.ours(), "ascent_unchecked": case.ours(nonfinite="ignore"),
-                        **case.torch_paths,
-                        "torch_checked": _with_finite_check(case.torch_paths[checked_path])}
-            medians = _interleaved_medians_ms(
-                {name: build(_fresh_params(shapes)) for name, build in builders.items()}, args.repeats)
-            theirs = {path: medians[path] for path in case.torch_paths}
-            fastest = min(theirs, key=theirs.get)
-            rows.append(dict(
-                workload=workload, mode=case.name, ascent_ms=medians["ascent"],
-                ascent_unchecked_ms=medians["ascent_unchecked"], torch_ms=theirs, torch_fastest=fastest,
-                torch_checked_ms=medians["torch_checked"],
-                ratio_checked=medians["ascent"] / medians["torch_checked"],
-                ratio_unchecked=medians["ascent_unchecked"] / theirs[fastest],
-            ))
-    if args.json:
-        json.dump(rows, sys.stdout, indent=1)
-        print()
-        return 0
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} steps (ms)")
-    print(f"{'workload':9} {'mode':16} {'Ascent':>8} {'torch+check':>12} {'ratio':>6}   "
-          f"{'Ascent unchecked':>16} {'torch fused':>12} {'torch foreach':>14} {'ratio':>6}")
-    for row in rows:
-        fused = row["torch_ms"].get("fused")
-        print(f"{row['workload']:9} {row['mode']:16} {row['ascent_ms']:8.2f} {row['torch_checked_ms']:12.2f} "
-              f"{row['ratio_checked']:5.2f}x   {row['ascent_unchecked_ms']:16.2f} "
-              f"{(f'{fused:.2f}' if fused is not None else '-'):>12} {row['torch_ms']['foreach']:14.2f} "
-              f"{row['ratio_unchecked']:5.2f}x")
-    print("left: Ascent's defaults (nonfinite='raise' computes the gradient norm and checks it) against the")
-    print("fastest torch path preceded by the same check; right: Ascent(nonfinite='ignore') against the")
-    print("fastest torch path alone. Target: ratio <= 1.00.")
+
+def run(config: BenchConfig) -> int:
+    torch.set_num_threads(config.threads)
+    report = {"torch": torch.__version__, "threads": config.threads,
+              "targets": [target_row(config, workload, case) for workload in TARGET_WORKLOADS for case in TARGET_CASES]}
+    if config.modes:
+        report["modes"] = [mode_row(config, workload, name)
+                           for workload in MODE_WORKLOADS for name in CASES]
+    print(json.dumps(report) if config.json else format_report(config, report))
     return 0
 
 
+def _rounds(config: BenchConfig, workload: str) -> int:
+    return config.rounds if workload == "actor-critic" else config.large_rounds
+
+
+def _instances(config: BenchConfig, workload: str) -> int:
+    return 1 if workload == "1x10M" else config.instances
+
+
+def target_row(config: BenchConfig, workload: str, case: str) -> dict:
+    """Ascent's defaults and nonfinite="ignore" against torch's fused and foreach Adam, in microseconds."""
+    seconds = time_case(CASES[case], WORKLOADS[workload], _rounds(config, workload),
+                        instances=_instances(config, workload))
+    us = {name: value * 1e6 for name, value in seconds.items()}
+    ratio = us["ascent"] / us["torch_fused"]
+    return {"workload": workload, "case": case, "rounds": _rounds(config, workload),
+            "instances": _instances(config, workload), "ascent_us": us["ascent"],
+            "ascent_unchecked_us": us["ascent_unchecked"], "torch_fused_us": us["torch_fused"],
+            "torch_foreach_us": us["torch_foreach"], "ratio": ratio,
+            "ratio_unchecked": us["ascent_unchecked"] / us["torch_fused"],
+            "ratio_to_foreach": us["ascent"] / us["torch_foreach"],
+            "target": TARGET_WORKLOADS[workload], "met": ratio <= TARGET_WORKLOADS[workload]}
+
+
+def mode_row(config: BenchConfig, workload: str, name: str) -> dict:
+    """Defaults against the fastest torch path plus the same check; nonfinite="ignore" against it alone."""
+    case = CASES[name]
+    seconds = time_case(case, WORKLOADS[workload], _rounds(config, workload), instances=_instances(config, workload),
+                        checked_peer=True)
+    ms = {key: value * 1e3 for key, value in seconds.items()}
+    torch_ms = {path: ms[f"torch_{path}"] for path in case.torch_paths}
+    fastest = min(torch_ms, key=torch_ms.get)
+    return {"workload": workload, "mode": name, "ascent_ms": ms["ascent"],
+            "ascent_unchecked_ms": ms["ascent_unchecked"], "torch_ms": torch_ms, "torch_fastest": fastest,
+            "torch_checked_ms": ms["torch_checked"],
+            "ratio_checked": ms["ascent"] / ms["torch_checked"],
+            "ratio_unchecked": ms["ascent_unchecked"] / torch_ms[fastest]}
+
+
+def format_report(config: BenchConfig, report: dict) -> str:
+    lines = [f"torch {report['torch']}, {report['threads']} thread(s); medians over {config.rounds} rounds "
+             f"(actor-critic) and {config.large_rounds} (others) of {config.instances} instances of each contender "
+             "(1 on 1x10M), in turns",
+             "",
+             "Targets: Adam, Ascent's defaults (NaN/inf check + logged norm) / torch.optim.Adam(fused=True), in us",
+             f"{'workload':13}{'case':16}{'Ascent':>10}{'unchecked':>11}{'torch fused':>13}{'foreach':>10}"
+             f"{'ratio':>8}{'unchecked':>11}{'target':>8}  verdict"]
+    for row in report["targets"]:
+        lines.append(f"{row['workload']:13}{row['case']:16}{row['ascent_us']:10.1f}{row['ascent_unchecked_us']:11.1f}"
+                     f"{row['torch_fused_us']:13.1f}{row['torch_foreach_us']:10.1f}{row['ratio']:7.3f}x"
+                     f"{row['ratio_unchecked']:10.3f}x{row['target']:7.1f}x  {'met' if row['met'] else 'NOT met'}")
+    lines.append("ratio: Ascent's defaults / torch fused; unchecked: Ascent(nonfinite='ignore') / torch fused. With "
+                 "clip_norm the torch peers clip the gradients in place with clip_grad_norm_ first.")
+    if "modes" in report:
+        lines += ["", "Modes, in ms: Ascent's defaults / (fastest torch path preceded by the same check); "
+                  "Ascent(nonfinite='ignore') / fastest torch path",
+                  f"{'workload':9} {'mode':16}{'Ascent':>9}{'torch+check':>13}{'ratio':>8}   {'unchecked':>10}"
+                  f"{'torch fused':>13}{'foreach':>10}{'ratio':>8}"]
+        for row in report["modes"]:
+            fused = row["torch_ms"].get("fused")
+            lines.append(f"{row['workload']:9} {row['mode']:16}{row['ascent_ms']:9.2f}{row['torch_checked_ms']:13.2f}"
+                         f"{row['ratio_checked']:7.2f}x   {row['ascent_unchecked_ms']:10.2f}"
+                         f"{(f'{fused:.2f}' if fused is not None else '-'):>13}{row['torch_ms']['foreach']:10.2f}"
+                         f"{row['ratio_unchecked']:7.2f}x")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

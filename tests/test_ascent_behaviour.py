@@ -95,7 +95,7 @@ def test_clip_norm_scales_by_the_global_norm_of_the_group(path):
 
 
 def test_clip_norm_inside_fused_kernel_matches_copy_in_float32():
-    """Fused float32 steps apply norm clipping through the kernel's grad_scale."""
+    """Fused float32 steps with norm clipping agree with the multi-tensor path."""
 
     def run(path):
         torch.manual_seed(0)
