@@ -40,7 +40,11 @@ bench: setup
 	$(PY) scripts/bench_cartpole.py --nproc 2
 	$(PY) scripts/bench_pg.py
 	$(PY) scripts/bench_games.py
+	$(PY) scripts/bench_last_iterate.py
 	$(PY) scripts/bench_multiagent.py
+	$(PY) scripts/bench_extensive_games.py
+	$(PY) scripts/bench_applications.py
+	$(PY) scripts/bench_game_applications.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
