@@ -109,7 +109,8 @@ def add_config_arguments(
         default = (field.default if field.default is not dataclasses.MISSING
                    else field.default_factory())  # type: ignore[misc]
         annotation, optional = _optional_inner(hints[field.name])
-        help_text = f"{docs.get(field.name, '')} (default: {default!r})".strip()
+        # argparse %-formats help strings: a literal % in a docstring ("up to 20%") must be doubled.
+        help_text = f"{docs.get(field.name, '')} (default: {default!r})".strip().replace("%", "%%")
         options: dict[str, Any] = {"dest": field.name, "default": default, "help": help_text}
         origin = typing.get_origin(annotation)
         if annotation is bool:
