@@ -53,7 +53,8 @@ def _run_ascent(options: dict, steps: int = STEPS, shapes=SHAPES, escape=None) -
     """θ after each step of Ascent on J, as nested float lists."""
     params = [torch.tensor(values, dtype=torch.float64).reshape(shape).requires_grad_()
               for values, shape in zip(_initial(shapes), shapes)]
-    centres = [torch.tensor(values, dtype=torch.float64).reshape(shape) for values, shape in zip(_centres(shapes), shapes)]
+    centres = [torch.tensor(values, dtype=torch.float64).reshape(shape)
+               for values, shape in zip(_centres(shapes), shapes)]
     optimizer = Ascent(params, escape=escape, **options)
     history = []
     for _ in range(steps):
