@@ -71,7 +71,7 @@ _OPTIMIZER_TESTS = ("tests/test_ascent_behaviour.py", "tests/test_ascent_equival
 
 TARGETS: tuple[MutationTarget, ...] = (
     MutationTarget("returns", ("ascentrl/returns.py",),
-                   ("tests/test_returns.py", "tests/test_properties_returns.py",
+                   ("tests/test_returns.py", "tests/test_properties_returns.py", "tests/test_returns_contracts.py",
                     "tests/test_batch_mean_baseline_ties.py")),
     MutationTarget("update_rules", ("ascentrl/_update_rules.py",), _OPTIMIZER_TESTS),
     MutationTarget("ascent", ("ascentrl/ascent.py",), _OPTIMIZER_TESTS),
