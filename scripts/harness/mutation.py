@@ -106,6 +106,8 @@ class TargetResult:
     killed: int
     equivalent: int
     surviving: tuple[str, ...]
+    not_checked: int
+    """Mutants a run has not reached yet (an interrupted run); neither killed nor surviving."""
 
     @property
     def kill_rate(self) -> float:
@@ -187,9 +189,10 @@ def result(target: MutationTarget, folder: Path, equivalents: set[str]) -> Targe
                     if any(fnmatch.fnmatchcase(name, pattern) for pattern in target.functions)}
     equivalent = {name for name in statuses if name in equivalents}
     killed = sum(status in KILLED for status in statuses.values())
+    not_checked = sum(status == "not checked" for status in statuses.values())
     surviving = tuple(sorted(name for name, status in statuses.items()
-                             if status not in KILLED and name not in equivalent))
-    return TargetResult(target.name, len(statuses), killed, len(equivalent), surviving)
+                             if status not in KILLED | {"not checked"} and name not in equivalent))
+    return TargetResult(target.name, len(statuses), killed, len(equivalent), surviving, not_checked)
 
 
 def _status(exit_code: int | None) -> str:
@@ -212,8 +215,9 @@ def format_table(results: Sequence[TargetResult]) -> str:
     header = f"{'target':<24}{'mutants':>8}{'killed':>8}{'equiv.':>8}{'surviving':>10}{'kill rate':>11}"
     lines = [header, "-" * len(header)]
     for row in results:
+        unfinished = f"  ({row.not_checked} not checked yet)" if row.not_checked else ""
         lines.append(f"{row.name:<24}{row.total:>8}{row.killed:>8}{row.equivalent:>8}{len(row.surviving):>10}"
-                     f"{row.kill_rate:>10.1%}{'' if row.kill_rate >= 0.9 else '  < 90%'}")
+                     f"{row.kill_rate:>10.1%}{'' if row.kill_rate >= 0.9 else '  < 90%'}{unfinished}")
     lines.append("kill rate = killed / (mutants - recorded equivalents); timeouts count as killed")
     for row in results:
         if row.surviving:
