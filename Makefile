@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 OUT ?= runs/cartpole
 
-.PHONY: setup train lint test bench clean
+.PHONY: setup train lint test bench mutate clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench: setup
 	$(PY) scripts/bench_extensive_games.py
 	$(PY) scripts/bench_applications.py
 	$(PY) scripts/bench_game_applications.py
+
+mutate: setup
+	$(PY) scripts/mutate.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

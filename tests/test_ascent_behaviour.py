@@ -50,10 +50,19 @@ def test_objective_goes_up_and_reaches_the_maximum(options):
 def test_weight_decay_shrinks_weights(options, decoupled):
     x = torch.full((4,), 2.0, dtype=torch.float64, requires_grad=True)
     optimizer = Ascent([x], **options, weight_decay=0.5, decoupled_weight_decay=decoupled)
+    previous = x.detach().clone()
     for _ in range(5):
         x.grad = torch.zeros_like(x)  # J is flat: only weight decay acts
         optimizer.step()
+        assert not torch.equal(x.detach(), previous), "weight decay acts at every step"
+        if "momentum" not in options:  # with momentum, coupled decay may overshoot 0 and swing back
+            assert (x.abs() < previous.abs()).all() and (x > 0).all(), "every step shrinks the weights towards 0"
+        previous = x.detach().clone()
     assert (x.abs() < 2.0).all()
+    if options == dict(lr=0.1):
+        # Plain SGD: coupled (ĝ = λθ, θ ← θ − ηλθ) and decoupled decay both give θ·(1 − ηλ)^t.
+        torch.testing.assert_close(x.detach(), torch.full((4,), 2.0 * (1 - 0.1 * 0.5) ** 5, dtype=torch.float64),
+                                   atol=1e-14, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -70,5 +70,9 @@ def test_a_small_step_increases_a_concave_objective(opts, n, seed):
     optimizer = Ascent([x], **opts)
     value = -(x - target).pow(2).sum()
     value.backward()
+    before = x.detach().clone()
     optimizer.step()
+    # The step moves (an optimizer that does nothing fails here) in an ascent direction ...
+    assert float((x.grad * (x.detach() - before)).sum()) > 0
+    # ... and with lr = 1e-3 it does not overshoot.
     assert -(x - target).pow(2).sum().item() >= value.item() - 1e-15
