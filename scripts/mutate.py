@@ -28,7 +28,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from harness.mutation import format_table, recorded_equivalents, result, run, select_targets, stage
+from harness.mutation import WORK, format_table, recorded_equivalents, result, run, select_targets, stage
 
 from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 
@@ -60,17 +60,23 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(MutateConfig, arguments)
     except ValueError as error:
         fail(parser, error)
-    results = []
+    results, not_run = [], []
     for target in select_targets(config.targets):
+        if config.report and not (WORK / target.name / "mutants").is_dir():
+            not_run.append(target.name)  # nothing to report: never run here
+            continue
         folder = stage(target)
         if not config.report:
             run(target, folder)
         results.append(result(target, folder, recorded_equivalents()))
     if config.json:
-        print(json.dumps({row.name: {**dataclasses.asdict(row), "kill_rate": row.kill_rate} for row in results}))
+        print(json.dumps({**{row.name: {**dataclasses.asdict(row), "kill_rate": row.kill_rate} for row in results},
+                          **{name: None for name in not_run}}))
     else:
         print(format_table(results))
-    return 0 if all(row.kill_rate >= REQUIRED_KILL_RATE for row in results) else 1
+        if not_run:
+            print(f"not run yet: {', '.join(not_run)}")
+    return 0 if not not_run and all(row.kill_rate >= REQUIRED_KILL_RATE for row in results) else 1
 
 
 if __name__ == "__main__":
