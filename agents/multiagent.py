@@ -7,7 +7,13 @@ One iteration, top to bottom:
 
 1. **Rollout** (:func:`~ascentrl.agents.multiagent_rollout.collect_episodes`). ``N`` copies of the
    env each play one episode; every live agent samples ``a ~ pi_i(.|o)`` by the Gumbel-max trick
-   over its legal actions. Agents that leave are masked and never stepped again.
+   over its legal actions (illegal ones have probability exactly 0). Agents that leave are masked
+   and never stepped again. In a *turn-based* game (a PettingZoo AEC env such as tic-tac-toe or
+   connect four) the agent whose turn it is moves in each copy, and each agent's trajectory is
+   its own decisions, credited with the rewards that arrive until its next move
+   (:func:`~ascentrl.agents.turn_based_rollout.collect_turns`), so the objectives below apply
+   to it unchanged. Self-play is the ``shared`` method (one policy that knows its seat) or
+   ``independent`` (one policy per seat).
 2. **Objectives and step**, by ``method``:
 
    - ``independent``: one policy and one ``Ascent`` per agent; agent i ascends its REINFORCE
@@ -23,6 +29,9 @@ One iteration, top to bottom:
      (:func:`~ascentrl.agents.multiagent_objectives.joint_return_estimates`), which carry the
      cross-agent derivatives that opponent-aware dynamics need. ``simultaneous`` is plain
      simultaneous policy-gradient ascent: with ``gamma = 1`` its step is the ``independent`` one.
+     They need simultaneous moves: the joint importance weight of step ``t`` multiplies the
+     probabilities of the actions all agents took *together* at ``t``, which a turn-based game,
+     whose agents move at different times, does not have; they refuse turn-based envs.
 
 3. **Record.** Mean return of every agent over the batch; for a matrix game (an env id of
    :data:`ascentrl.envs.MATRIX_GAMES`) also each agent's learned mixed strategy and its NashConv.
@@ -56,24 +65,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from ascentrl import validation
+from ascentrl.agents.conv_policy import conv_policy_parameters
 from ascentrl.agents.multiagent_objectives import (
     joint_return_estimates,
     reinforce_objective,
     reinforce_weights,
 )
+from ascentrl.agents.multiagent_play import MultiAgentPlay
 from ascentrl.agents.multiagent_policies import AgentPolicies
 from ascentrl.agents.multiagent_reporting import MultiAgentReporting
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch, collect_episodes
+from ascentrl.agents.turn_based_rollout import collect_turns
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.matrix_games import MATRIX_GAMES
-from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, describe_agent_spaces, make_parallel_env
+from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch
+from ascentrl.envs.pettingzoo_registry import is_turn_based, make_env
+from ascentrl.envs.pettingzoo_spaces import ENCODINGS, describe_agent_spaces
+from ascentrl.envs.turn_based import TurnBasedEnvBatch
 from ascentrl.games import DYNAMICS, make_dynamics
 from ascentrl.resources import (
     ENV_OBJECT_BYTES,
@@ -84,7 +98,6 @@ from ascentrl.resources import (
     network_parameters,
 )
 from ascentrl.training import (
-    EVALUATION_SEED_OFFSET,
     Budget,
     IterationBudget,
     Learner,
@@ -108,7 +121,7 @@ class MultiAgentConfig:
     """Hyperparameters of :class:`MultiAgentReinforce`; the defaults suit matrix games."""
 
     env: str = "matching_pennies"
-    """A matrix game name (played repeatedly) or a PettingZoo id such as classic/rps-v2."""
+    """A matrix game name (played repeatedly) or a PettingZoo id such as classic/rps-v2 or classic/tictactoe-v3."""
     method: Method = "lola"
     """independent or shared REINFORCE learners, or a game dynamics stepping all agents."""
     seed: int = 0
@@ -142,7 +155,11 @@ class MultiAgentConfig:
     initial_logit_std: float = 1.0
     """Memoryless policies start from softmax(z), z ~ N(0, std^2) per action (seeded); 0: uniform."""
     hidden_sizes: tuple[int, ...] = (32,)
-    """Hidden layer widths of the policies (tanh); empty for linear ones; unused if memoryless."""
+    """Hidden layer widths of the policies (tanh; ReLU after convolutions); empty: linear; unused if memoryless."""
+    conv_channels: tuple[int, ...] = (32, 64)
+    """Channels of the convolutional layers that read image observations (boards, screens)."""
+    observation_encoding: Literal["auto", "flatten"] = "auto"
+    """auto: 3-D Box observations are images read by convolutions (other shapes refused); flatten: flatten every Box."""
     torch_threads: int | None = 1
     """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
     on_nonfinite: Literal["stop", "skip"] = "stop"
@@ -177,10 +194,12 @@ class MultiAgentConfig:
         if self.dynamics_options and self.method not in DYNAMICS:
             raise ValueError(f"dynamics_options needs a game-dynamics method, not {self.method!r}")
         self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
+        self.conv_channels = validation.check_positive_ints("conv_channels", self.conv_channels)
+        validation.check_choice("observation_encoding", self.observation_encoding, ENCODINGS)
         validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
 
 
-class MultiAgentReinforce(MultiAgentReporting, Learner):
+class MultiAgentReinforce(MultiAgentPlay, MultiAgentReporting, Learner):
     """Independent, parameter-shared, or game-dynamics REINFORCE learners (module docstring).
 
     Example::
@@ -206,9 +225,9 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
                 f"method {config.method}: data-parallel training supports only {' and '.join(DATA_PARALLEL_METHODS)} "
                 f"(a game dynamics' second-order direction is not the average of per-rank directions)")
         check_memory(self.memory_needs(config))  # before anything is built
-        self.envs = ParallelEnvBatch(lambda: make_parallel_env(config.env, episode_length=config.episode_length),
-                                     config.num_envs)
+        self.envs = _env_batch(config)
         try:
+            self.turn_based = isinstance(self.envs, TurnBasedEnvBatch)
             self.agents = self.envs.possible_agents
             self.spaces = self.envs.spaces
             unwrapped = self.envs.envs[0].unwrapped
@@ -220,7 +239,8 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
                 torch.manual_seed(config.seed)
                 self.agent_policies = AgentPolicies(self.spaces, shared=self.shared, memoryless=self.memoryless,
                                                     hidden_sizes=config.hidden_sizes,
-                                                    initial_logit_std=config.initial_logit_std)
+                                                    initial_logit_std=config.initial_logit_std,
+                                                    conv_channels=config.conv_channels)
             self.policies = self.agent_policies.policies
             self.broadcast_networks()
             self.optimizers = [self.make_ascent(policy.parameters(), config.lr) for policy in self.policies]
@@ -237,17 +257,20 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
     def memory_needs(cls, config: MultiAgentConfig, eval_episodes: int | None = None) -> list[MemoryNeed]:
         """Rough needs of a run (:mod:`ascentrl.resources`): the env copies, one step of every agent
         in every copy per round of an episode, and the policies with their training copies."""
-        probe = make_parallel_env(config.env, episode_length=config.episode_length)
+        probe = make_env(config.env, episode_length=config.episode_length)
         try:
-            spaces = describe_agent_spaces(probe)
+            spaces = describe_agent_spaces(probe, config.observation_encoding)
         finally:
             probe.close()
         memoryless = config.memoryless if config.memoryless is not None else config.env in MATRIX_GAMES
         rounds = config.episode_length or 1
         per_step = sum(space.observation_size + 2 * space.num_actions + 6 for space in spaces)
         hidden = () if memoryless else config.hidden_sizes
-        parameters = sum(network_parameters(0 if memoryless else space.observation_size + len(spaces), hidden,
-                                            space.num_actions) for space in spaces)
+        parameters = sum(
+            conv_policy_parameters(space.image_shape, len(spaces), space.num_actions, config.conv_channels, hidden)
+            if space.image_shape is not None and not memoryless else
+            network_parameters(0 if memoryless else space.observation_size + len(spaces), hidden, space.num_actions)
+            for space in spaces)
         return [MemoryNeed("env copies", config.num_envs * ENV_OBJECT_BYTES, (f"--num-envs {config.num_envs}",)),
                 MemoryNeed("rollout buffers", config.num_envs * rounds * per_step * FLOAT_BYTES,
                            (f"--num-envs {config.num_envs}", f"--episode-length {rounds}")),
@@ -261,6 +284,11 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
 
     def _check_method(self) -> None:
         config = self.config
+        if config.method in DYNAMICS and self.turn_based:
+            raise ValueError(
+                f"method {config.method}: the game dynamics weight each step by the probability of the actions all "
+                f"agents took together at that step, which assumes simultaneous moves; {config.env} is turn-based, "
+                f"use method shared or independent")
         if config.method in DYNAMICS and len(self.agents) < 2:
             raise ValueError(f"method {config.method} needs at least 2 agents; {config.env} has {len(self.agents)}")
         if self.shared:
@@ -317,19 +345,20 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         logits = self.agent_policies.logits(current.observations)
         return self.agent_policies.sample(logits, current.action_masks, self.generator)
 
-    def _sample_uniformly(self, current: AgentTensors) -> Tensor:
-        flat = [torch.zeros(len(observation), spaces.num_actions)
-                for observation, spaces in zip(current.observations, self.spaces)]
-        return self.agent_policies.sample(flat, current.action_masks, self.generator)
-
-    def _rollout(self, act: Callable[[AgentTensors], Tensor], seed: int) -> MultiAgentBatch:
-        with torch.no_grad():
-            return collect_episodes(self.envs, act, self.config.max_episode_steps, seed=seed)
+    def _sample_turn(self, index: int, copies: Tensor, observations: Tensor, masks: Tensor | None) -> Tensor:
+        logits = self.agent_policies.agent_logits(index, observations)
+        return self.agent_policies.sample_one(logits, masks, self.generator)
 
     def collect(self) -> MultiAgentBatch:
         """Step 1: one episode in every env copy under the current policies."""
-        batch = self._rollout(self._sample, self.rollout_seed())
-        self.env_steps += int(batch.valid.any(dim=0).sum())
+        with torch.no_grad():
+            if self.turn_based:
+                batch = collect_turns(self.envs, self._sample_turn, self.config.max_episode_steps,
+                                      seed=self.rollout_seed())
+            else:
+                batch = collect_episodes(self.envs, self._sample, self.config.max_episode_steps,
+                                         seed=self.rollout_seed())
+        self.env_steps += batch.env_steps
         self.agent_steps += batch.agent_steps
         self.episodes += batch.num_episodes
         return batch
@@ -416,22 +445,19 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         ``batch`` (exact for memoryless policies, which need no batch). float64 ``[A_i]`` each."""
         return self.agent_policies.strategies(batch)
 
-    def evaluate(self, *, uniform: bool = False) -> dict[str, float]:
-        """Each agent's mean undiscounted return over ``num_envs`` fresh episodes, without learning.
-
-        The actions are sampled from the current policies, or, with ``uniform=True``, uniformly
-        from the legal actions (the random-policy baseline). The episodes do not count in the
-        training statistics. Every call resets the env copies with fresh seeds derived from
-        ``(seed, number of earlier evaluations)``, never ones a training rollout uses.
-        """
-        entropy = [self.config.seed, EVALUATION_SEED_OFFSET, self.evaluations]
-        seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-        batch = self._rollout(self._sample_uniformly if uniform else self._sample, seed)
-        self.evaluations += 1
-        return {agent: float(value) for agent, value in zip(self.agents, batch.episode_returns().mean(dim=1))}
-
     def nash_conv(self, batch: MultiAgentBatch | None = None) -> float:
         """NashConv of :meth:`strategies` in the matrix game (nan for other envs)."""
         if self.game is None:
             return math.nan
         return float(self.game.nash_conv(self.strategies(batch)))
+
+
+def _env_batch(config: MultiAgentConfig) -> ParallelEnvBatch | TurnBasedEnvBatch:
+    """``num_envs`` copies of the config's env: a turn-based batch for a turn-based AEC env."""
+    first = [make_env(config.env, episode_length=config.episode_length)]
+
+    def env_fn() -> Any:  # the probe becomes the first copy
+        return first.pop() if first else make_env(config.env, episode_length=config.episode_length)
+
+    batch_class = TurnBasedEnvBatch if is_turn_based(first[0]) else ParallelEnvBatch
+    return batch_class(env_fn, config.num_envs, encoding=config.observation_encoding)
