@@ -76,10 +76,11 @@ def conv_policy_parameters(image_shape: tuple[int, int, int], extra: int, num_ac
 
 
 class ConvLogits(nn.Module):
-    """``inputs [..., C*H*W + extra] -> logits [..., num_actions]`` (module docstring)."""
+    """``inputs [..., C*H*W + extra] -> logits [..., num_actions]`` (module docstring); with
+    ``output_gain=1`` and one output, a value network."""
 
     def __init__(self, image_shape: tuple[int, int, int], extra: int, num_actions: int,
-                 conv_channels: Sequence[int], hidden_sizes: Sequence[int]) -> None:
+                 conv_channels: Sequence[int], hidden_sizes: Sequence[int], output_gain: float = 0.01) -> None:
         super().__init__()
         self.image_shape = tuple(int(size) for size in image_shape)
         self.image_size = math.prod(self.image_shape)
@@ -95,7 +96,7 @@ class ConvLogits(nn.Module):
             previous = channels
         self.trunk = nn.Sequential(*layers)
         self.head = MLP(_feature_size(self.image_shape, conv_channels) + extra, hidden_sizes, num_actions,
-                        output_gain=0.01, activation="relu")
+                        output_gain=output_gain, activation="relu")
 
     def forward(self, inputs: Tensor) -> Tensor:
         batch_shape = inputs.shape[:-1]

@@ -5,6 +5,8 @@
   appended. Agents whose observations are images (boards, screens) get a
   :class:`~ascentrl.agents.conv_policy.ConvCategoricalPolicy` instead, whose convolutions read the
   image and whose dense layers also read the id.
+- With a learned baseline, one value network ``V_i(o)`` per policy, built like it (same inputs,
+  one output).
 - *Memoryless* policies ignore observations: each is one softmax mixed strategy ``softmax(b)``
   over its actions, started from ``b ~ N(0, initial_logit_std^2)`` (the matrix-game default).
 - Acting samples ``argmax_a (logits_a + g_a)``, ``g ~ Gumbel(0, 1)``, over the legal actions only:
@@ -22,12 +24,12 @@ import warnings
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ascentrl.agents.conv_policy import ConvCategoricalPolicy
+from ascentrl.agents.conv_policy import ConvCategoricalPolicy, ConvLogits
 from ascentrl.agents.multiagent_objectives import masked_log_probs
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch
-from ascentrl.agents.policies import CategoricalPolicy
+from ascentrl.agents.policies import MLP, CategoricalPolicy
 from ascentrl.envs.pettingzoo_spaces import AgentSpaces
 
 __all__ = ["AgentPolicies"]
@@ -37,7 +39,8 @@ class AgentPolicies:
     """Every agent's policy (module docstring). Build it under the learners' seeded generator."""
 
     def __init__(self, spaces: Sequence[AgentSpaces], *, shared: bool, memoryless: bool,
-                 hidden_sizes: Sequence[int], initial_logit_std: float, conv_channels: Sequence[int] = ()) -> None:
+                 hidden_sizes: Sequence[int], initial_logit_std: float, conv_channels: Sequence[int] = (),
+                 values: bool = False) -> None:
         self.spaces = tuple(spaces)
         self.shared = shared
         self.memoryless = memoryless
@@ -57,19 +60,35 @@ class AgentPolicies:
             with torch.no_grad():
                 for policy in self.policies:
                     policy.logits.layers[-1].bias.normal_(0.0, initial_logit_std)
+        self.values: list[nn.Module] = []
+        """Value networks ``V_i(o)`` (a learned baseline; ``values=True``), one per policy, same inputs."""
+        if values:
+            self.values = [
+                ConvLogits(space.image_shape, identity, 1, conv_channels, hidden, output_gain=1.0)
+                if space.image_shape is not None and not memoryless else
+                MLP((0 if memoryless else space.observation_size) + identity, hidden, 1, output_gain=1.0)
+                for space in described
+            ]
 
     def logits(self, observations: list[Tensor]) -> list[Tensor]:
         """Each agent's logits for its observations ``[*batch, size_i]``: one forward per policy."""
+        return self._forward([policy.logits for policy in self.policies], observations)
+
+    def value_estimates(self, observations: list[Tensor]) -> list[Tensor]:
+        """Each agent's ``V_i(o)`` for its observations ``[*batch, size_i]``, ``[*batch]`` each."""
+        return [values.squeeze(-1) for values in self._forward(self.values, observations)]
+
+    def _forward(self, networks: list[nn.Module], observations: list[Tensor]) -> list[Tensor]:
         if self.memoryless:
             observations = [observation[..., :0] for observation in observations]
         if not self.shared:
-            return [policy.logits(observation) for policy, observation in zip(self.policies, observations)]
+            return [network(observation) for network, observation in zip(networks, observations)]
         identities = torch.eye(len(self.spaces))
         inputs = torch.stack([
             torch.cat((observation, identities[index].expand(*observation.shape[:-1], -1)), dim=-1)
             for index, observation in enumerate(observations)
         ])
-        return list(self.policies[0].logits(inputs).unbind(0))
+        return list(networks[0](inputs).unbind(0))
 
     def agent_logits(self, index: int, observations: Tensor) -> Tensor:
         """Agent ``index``'s logits for its observations ``[*batch, size]`` alone (turn-based
