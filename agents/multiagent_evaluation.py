@@ -29,9 +29,13 @@ which, unlike ``p +- z sqrt(p(1-p)/n)``, stays inside [0, 1] and is not empty at
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -48,7 +52,7 @@ if TYPE_CHECKING:
     from ascentrl.agents.multiagent import MultiAgentReinforce
 
 __all__ = ["CallableOpponent", "Opponent", "PolicyOpponent", "RandomOpponent", "SeatRecord", "as_opponent",
-           "play_against", "play_games", "wilson_interval"]
+           "opponent_from_spec", "play_against", "play_games", "wilson_interval"]
 
 WILSON_Z = 1.959963984540054
 """The standard normal quantile of a two-sided 95% interval."""
@@ -177,9 +181,7 @@ def as_opponent(opponent: Any, learners: MultiAgentReinforce) -> Opponent:
     if isinstance(opponent, str) and opponent == "random":
         return RandomOpponent()
     if isinstance(opponent, MultiAgentReinforce):
-        if (opponent.agents, opponent.spaces) != (learners.agents, learners.spaces):
-            raise ValueError(f"the opponent's policies were trained on {opponent.config.env} "
-                             f"(agents {list(opponent.agents)}), not on this env {learners.config.env}")
+        _check_same_game(opponent, learners)
         return PolicyOpponent(opponent)
     if callable(opponent):
         return CallableOpponent(opponent)
@@ -225,6 +227,59 @@ def play_against(learners: MultiAgentReinforce, opponent: Any, *, games: int = 1
     return {agent: SeatRecord(agent, len(returns[index]), *map(int, outcomes[index]),
                               float(np.mean(returns[index])))
             for index, agent in enumerate(agents)}
+
+
+def opponent_from_spec(spec: str, learners: MultiAgentReinforce) -> Opponent:
+    """The opponent a command line names: ``random``, a checkpoint of these learners' kind (a path
+    to a file), or a policy ``MODULE:NAME`` / ``path/to/file.py:NAME`` — a callable taking
+    PettingZoo's observation, or a class whose instances are (built without arguments).
+
+    Raises:
+        ValueError: the spec names nothing usable (said in one line).
+    """
+    if spec == "random":
+        return RandomOpponent()
+    if os.path.isfile(spec):
+        from ascentrl.agents.multiagent import MultiAgentReinforce
+        from ascentrl.checkpoints import CheckpointError
+
+        try:
+            loaded = MultiAgentReinforce.load(spec)
+        except CheckpointError as error:
+            raise ValueError(str(error)) from None
+        try:
+            _check_same_game(loaded, learners)
+        except ValueError:
+            loaded.close()
+            raise
+        return PolicyOpponent(loaded, name=spec)
+    module_name, _, attribute = spec.rpartition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"opponent {spec!r}: expected random, a checkpoint file, or MODULE:NAME / FILE.py:NAME "
+                         f"of a policy(observation) -> action")
+    try:
+        if module_name.endswith(".py"):
+            module_spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
+            if module_spec is None or not os.path.isfile(module_name):
+                raise ImportError(f"no such file {module_name}")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+        policy = getattr(module, attribute)
+        if isinstance(policy, type):
+            policy = policy()
+    except Exception as error:  # the user's code: whatever it raises is reported in one line
+        raise ValueError(f"opponent {spec!r}: cannot load it: {type(error).__name__}: {error}") from None
+    if not callable(policy):
+        raise ValueError(f"opponent {spec!r}: {attribute} is a {type(policy).__name__}, not a callable policy")
+    return CallableOpponent(policy, name=spec)
+
+
+def _check_same_game(opponent: MultiAgentReinforce, learners: MultiAgentReinforce) -> None:
+    if (opponent.agents, opponent.spaces) != (learners.agents, learners.spaces):
+        raise ValueError(f"the opponent's policies were trained on {opponent.config.env} "
+                         f"(agents {list(opponent.agents)}), not on this env {learners.config.env}")
 
 
 def _seated(learners: MultiAgentReinforce, opponent: Opponent, seats: Tensor, deterministic: bool,

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ascentrl.agents.multiagent_evaluation import Opponent, PolicyOpponent, SeatRecord, opponent_from_spec
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch
 from ascentrl.plots import write_line_plot
 from ascentrl.training import Budget, History, IterationBudget, NashConvTarget, Record, StopRule, TrainingRun
@@ -34,19 +35,30 @@ class MultiAgentTrainingOptions:
     """Matrix games only: stop once the learned strategies' NashConv is at most this."""
     compare_random: bool = False
     """After training, report each agent's mean return under the trained policies and under uniformly random play."""
+    eval_games: int = 1000
+    """Games per seat (episodes for --compare-random) of the evaluations after training; 0: none."""
+    eval_opponent: str | None = None
+    """Also play --eval-games games per seat against this opponent: a checkpoint file or a policy MODULE:NAME."""
 
-    resumable: ClassVar[tuple[str, ...]] = ("compare_random",)
+    resumable: ClassVar[tuple[str, ...]] = ("compare_random", "eval_games", "eval_opponent")
     """Options of this class that --resume accepts (the others come from the checkpoint)."""
 
     def __post_init__(self) -> None:
         check_positive_int("--iterations", self.iterations)
         if self.target_nash_conv is not None:
             check_number("--target-nash-conv", self.target_nash_conv, 0.0)
+        if isinstance(self.eval_games, bool) or not isinstance(self.eval_games, int) or self.eval_games < 0:
+            raise ValueError(f"--eval-games must be a non-negative integer, got {self.eval_games!r}")
+        if self.eval_opponent is not None and self.eval_games == 0:
+            raise ValueError("--eval-opponent needs --eval-games of at least 1")
 
     def stop_rules(self, learners: Any) -> tuple[Budget, list[StopRule], None]:
-        """The iteration budget and the NashConv target, if any (no final evaluation)."""
+        """The iteration budget and the NashConv target, if any (no final evaluation); the opponent
+        of ``eval_opponent`` is checked here, before any training."""
         if self.target_nash_conv is not None and learners.game is None:
             raise ValueError(f"--target-nash-conv needs a matrix game; {learners.config.env} is not one")
+        if self.eval_opponent is not None:
+            _close(opponent_from_spec(self.eval_opponent, learners))
         targets = [] if self.target_nash_conv is None else [NashConvTarget(self.target_nash_conv)]
         return IterationBudget(self.iterations), targets, None
 
@@ -125,10 +137,33 @@ class MultiAgentReporting:
         return f"iteration {self.iterations}"
 
     def after_training(self, options: MultiAgentTrainingOptions) -> dict[str, Any]:
-        """With ``compare_random``: mean returns under the trained policies and under random play."""
-        if not options.compare_random:
-            return {}
-        return {"trained": self.evaluate(), "random": self.evaluate(uniform=True)}
+        """The evaluations after training (``eval_games`` each; none when it is 0):
+
+        - ``compare_random``: mean returns under the trained policies and under random play;
+        - ``vs_random`` (turn-based envs, or with ``compare_random``; at least two agents): games
+          won, drawn and lost per seat by the greedy policies against uniformly random play;
+        - ``vs_opponent`` (with ``eval_opponent``): the same against that opponent.
+
+        Raises:
+            ValueError: the opponent played an illegal action (the message names it, the agent and the move).
+        """
+        extra: dict[str, Any] = {}
+        if options.eval_games == 0:
+            return extra
+        if options.compare_random:
+            extra["trained"] = self.evaluate(episodes=options.eval_games)
+            extra["random"] = self.evaluate(uniform=True, episodes=options.eval_games)
+            extra["compared_episodes"] = math.ceil(options.eval_games / self.envs.num_envs) * self.envs.num_envs
+        if len(self.agents) > 1 and (self.turn_based or options.compare_random):
+            extra["vs_random"] = self.play_against("random", games=options.eval_games)
+        if options.eval_opponent is not None:
+            opponent = opponent_from_spec(options.eval_opponent, self)
+            try:
+                extra["vs_opponent"] = self.play_against(opponent, games=options.eval_games)
+            finally:
+                _close(opponent)
+            extra["opponent"] = options.eval_opponent
+        return extra
 
     def summary(self, history: History, targets: list[StopRule], extra: dict[str, Any]) -> dict[str, Any]:
         """summary.json: outcome, counters, final strategies (``wall_seconds`` is not reproducible)."""
@@ -152,6 +187,10 @@ class MultiAgentReporting:
             "skipped_updates": len(history.skipped_iterations),
             "trained_mean_returns": extra.get("trained"),
             "random_mean_returns": extra.get("random"),
+            "compared_episodes": extra.get("compared_episodes"),
+            "vs_random": _seat_records(extra.get("vs_random")),
+            "opponent": extra.get("opponent"),
+            "vs_opponent": _seat_records(extra.get("vs_opponent")),
         }
 
     def outcome(self, history: History, targets: list[StopRule], extra: dict[str, Any]) -> list[str]:
@@ -162,10 +201,14 @@ class MultiAgentReporting:
         processes = f" on {self.distributed.world_size} processes" if self.distributed.world_size > 1 else ""
         lines = [f"{config.method} on {config.env}, seed {config.seed}{processes}: {self.iterations} iterations, "
                  f"{history.agent_steps} agent steps, {history.wall_seconds:.2f} s; {result}"]
-        if extra:
+        if "trained" in extra:
             lines += [f"  {agent}: mean return {extra['trained'][agent]:.3f} trained, "
-                      f"{extra['random'][agent]:.3f} random ({config.num_envs} episodes each)"
+                      f"{extra['random'][agent]:.3f} random ({extra['compared_episodes']} episodes each)"
                       for agent in self.agents]
+        for key, against in (("vs_random", "uniformly random play"), ("vs_opponent", extra.get("opponent"))):
+            if key in extra:
+                lines.append(f"  greedy play against {against}:")
+                lines += [f"    {record.line()}" for record in extra[key].values()]
         return lines
 
     def write_plots(self, folder: Path, history: History, targets: list[StopRule]) -> list[str]:
@@ -189,3 +232,14 @@ class MultiAgentReporting:
                         xlabel="iteration", ylabel="NashConv", title=title,
                         reference=("target", target) if target is not None else None)
         return ["returns.png", "strategies.png", "nash_conv.png"]
+
+
+def _seat_records(records: dict[str, SeatRecord] | None) -> dict[str, dict[str, Any]] | None:
+    """Per agent, ``{"win", "draw", "loss"}`` rates with their intervals, games and mean return."""
+    return None if records is None else {agent: record.as_dict() for agent, record in records.items()}
+
+
+def _close(opponent: Opponent) -> None:
+    """Release the envs of an opponent loaded from a checkpoint."""
+    if isinstance(opponent, PolicyOpponent):
+        opponent.learners.close()

@@ -10,6 +10,9 @@ and a tuned preset for that pair (if there is one) supplies the defaults.
    becomes the defaults of the chosen learner's options; any option given explicitly overrides it.
 3. Everything else is :func:`ascentrl.training.command_line.main` for the chosen learner: the same
    checks, outputs, resume, signals and exit codes as every training script.
+
+A script may name a ``default`` algorithm for when ``--algo`` is not given
+(``scripts/train_multiagent.py``: ``reinforce``).
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ def _selector_options(algorithms: Mapping[str, type[Learner]]) -> Callable[[argp
 
 
 def main_with_algorithms(algorithms: Mapping[str, type[Learner]], presets: Callable[[str, str], dict[str, Any]],
-                         argv: Sequence[str] | None, *, doc: str, script: str) -> int:
-    """Pick the learner and its preset, then run :func:`ascentrl.training.command_line.main`."""
+                         argv: Sequence[str] | None, *, doc: str, script: str, default: str | None = None) -> int:
+    """Pick the learner and its preset, then run :func:`ascentrl.training.command_line.main`.
+
+    ``default`` is the algorithm when ``--algo`` is not given (None: ``--algo`` is required)."""
     program = os.path.basename(script)
     selector = CommandLineParser(prog=program, add_help=False)
     _selector_options(algorithms)(selector)
@@ -59,6 +64,8 @@ def main_with_algorithms(algorithms: Mapping[str, type[Learner]], presets: Calla
             fail(selector, ValueError(f"--resume {known.resume}: a {kind} checkpoint, not one of --algo "
                                       f"{known.algo or ', '.join(sorted(algorithms))}"))
         return command_line.main(algorithms[names[0]], argv, doc=doc, script=script, extra=extra)
+    if known.algo is None:
+        known.algo = default
     if known.algo is None:
         if known.help:
             known.algo = "ppo" if "ppo" in algorithms else sorted(algorithms)[0]
