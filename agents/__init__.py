@@ -7,6 +7,7 @@ from ascentrl.agents.matrix_players import PARAMETERIZATIONS, MatrixGamePlayer, 
 from ascentrl.agents.multiagent import METHODS, MultiAgentConfig, MultiAgentReinforce
 from ascentrl.agents.multiagent_evaluation import SeatRecord
 from ascentrl.agents.multiagent_ppo import MultiAgentPPO, MultiAgentPPOConfig
+from ascentrl.agents.multiagent_presets import LAST_ITERATE_PRESETS, last_iterate_preset
 from ascentrl.agents.multiagent_reporting import MultiAgentTrainingOptions
 from ascentrl.agents.ppo import PPO, PPOConfig
 from ascentrl.agents.presets import MULTIAGENT_PRESETS, PRESETS, multiagent_preset_for, preset_for
@@ -33,6 +34,7 @@ __all__ = [
     "EpisodeBatch",
     "GymLearner",
     "GymTrainingOptions",
+    "LAST_ITERATE_PRESETS",
     "MatrixGamePlayer",
     "MultiAgentConfig",
     "MultiAgentPPO",
@@ -43,6 +45,7 @@ __all__ = [
     "ReinforceConfig",
     "SeatRecord",
     "Trajectory",
+    "last_iterate_preset",
     "multiagent_preset_for",
     "play",
     "preset_for",

@@ -23,14 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ascentrl.agents.actor_critic import (
-    ActorCriticConfig,
-    ActorCriticLearner,
-    explained_variance,
-    surrogate_objective,
-    value_error,
-)
-from ascentrl.returns import normalize_advantages
+from ascentrl.agents.actor_critic import ActorCriticConfig, ActorCriticLearner, explained_variance
 
 __all__ = ["A2C", "A2CConfig"]
 
@@ -69,14 +62,9 @@ class A2C(ActorCriticLearner):
 
     def update(self, batch: Any) -> dict[str, float]:
         """One step on the whole batch (module docstring)."""
-        config, data = self.config, batch.flat()
-        advantages = normalize_advantages(data["advantages"]) if config.normalize_advantages else data["advantages"]
-        log_probs, entropy, values = self.network.evaluate_actions(data["observations"], data["actions"])
-        policy_objective, _ = surrogate_objective(log_probs, data["log_probs"], advantages, clip_range=None)
-        errors = value_error(values, data["values"], data["returns"], clip_range=None)
-        mean_entropy = entropy.mean()
-        objective = policy_objective - config.value_coef * errors + config.entropy_coef * mean_entropy
-        self.ascend(objective, {"value error": errors})
-        return {"objective": float(objective.detach()), "policy_objective": float(policy_objective.detach()),
-                "value_error": float(errors.detach()), "entropy": float(mean_entropy.detach()),
+        data = batch.flat()
+        objective, parts = self.objective(data, clip_range=None, value_clip_range=None)
+        self.ascend(objective, {"value error": parts["value_error"]})
+        return {"objective": float(objective.detach()), "policy_objective": float(parts["policy_objective"].detach()),
+                "value_error": float(parts["value_error"].detach()), "entropy": float(parts["entropy"].detach()),
                 "explained_variance": explained_variance(data["values"], data["returns"])}

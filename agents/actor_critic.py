@@ -48,44 +48,33 @@ from torch.optim import Optimizer
 
 from ascentrl import NonFiniteGradientError, validation
 from ascentrl.agents.distributions import squash
-from ascentrl.agents.gym_learner import GymLearner
+from ascentrl.agents.gym_learner import GymLearner, GymLearnerConfig
 from ascentrl.agents.normalization import ObservationNormalizer, RewardScaler
 from ascentrl.agents.policies import ActorCritic
 from ascentrl.agents.rollouts import ContinuingEnvs, RolloutBatch
 from ascentrl.envs.gym_envs import EnvSpaces
 from ascentrl.resources import FLOAT_BYTES, TRAINING_COPIES, MemoryNeed, network_parameters
-from ascentrl.returns import gae_advantages
+from ascentrl.returns import gae_advantages, normalize_advantages
 from ascentrl.training import NonFiniteUpdateError, non_finite_report
 
 __all__ = ["ActorCriticConfig", "ActorCriticLearner", "surrogate_objective", "value_error"]
 
 
 @dataclass
-class ActorCriticConfig:
-    """Hyperparameters A2C and PPO share (each algorithm's config adds its own)."""
+class ActorCriticConfig(GymLearnerConfig):
+    """Hyperparameters A2C and PPO share (each algorithm's config adds its own; the options of every
+    Gymnasium learner are documented in GymLearnerConfig)."""
 
-    env: str = "CartPole-v1"
-    """Gymnasium environment id (Discrete or 1-D Box actions, Box observations)."""
-    seed: int = 0
-    """Seed of the networks' initialization, the action noise and the environments."""
-    num_envs: int = 8
-    """Vector envs stepped side by side."""
     num_steps: int = 128
     """Steps of every env per rollout: a batch holds num_envs x num_steps transitions."""
-    gamma: float = 0.99
-    """Discount factor in [0, 1]."""
     gae_lambda: float = 0.95
     """lambda of GAE(gamma, lambda) in [0, 1]: 0 is the one-step TD error, 1 the Monte Carlo return."""
-    lr: float = 3e-4
-    """Learning rate of the Ascent optimizer."""
     lr_schedule: Literal["constant", "linear"] = "constant"
     """Keep the learning rate, or anneal it linearly to 0 over the iterations of train()."""
     max_grad_norm: float | None = 0.5
     """Clip the gradient to this global norm (Ascent clip_norm); none disables."""
     ascent: dict[str, Any] = field(default_factory=lambda: {"adaptive": "adam", "eps": 1e-5})
     """Other keyword arguments of ascentrl.Ascent, e.g. {"adaptive": "rmsprop", "alpha": 0.99}."""
-    entropy_coef: float = 0.0
-    """Weight c_H of the entropy bonus."""
     value_coef: float = 0.5
     """Weight c_V of the value error subtracted from the objective."""
     normalize_advantages: bool = True
@@ -94,47 +83,23 @@ class ActorCriticConfig:
     """Normalize observations by running mean and standard deviation (saved with the agent)."""
     normalize_rewards: bool = False
     """Scale rewards by the running standard deviation of the discounted return (saved with the agent)."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the actor and critic trunks."""
     activation: Literal["tanh", "relu"] = "tanh"
     """Activation of the hidden layers."""
     shared_trunk: bool = False
     """One trunk feeding both the policy and the value head, or a trunk each."""
     action_bound: Literal["clip", "squash"] = "clip"
     """Box actions: clip the Gaussian sample to the bounds in the env only, or tanh-squash it into them."""
-    initial_log_std: float = 0.0
-    """Initial log standard deviation of the Gaussian policy (Box actions)."""
-    max_episode_steps: int | None = None
-    """Time limit per episode; none uses the env's own (required if it has none)."""
-    torch_threads: int | None = 1
-    """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
-    on_nonfinite: Literal["stop", "skip"] = "stop"
-    """A NaN/inf objective or gradient: stop training with an error, or undo and skip that update."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.env, str) or not self.env:
-            raise ValueError(f"env must be a Gymnasium environment id, got {self.env!r}")
-        validation.check_seed("seed", self.seed)
-        for name in ("num_envs", "num_steps"):
-            validation.check_positive_int(name, getattr(self, name))
-        for name in ("gamma", "gae_lambda"):
-            validation.check_number(name, getattr(self, name), 0.0, 1.0)
-        validation.check_number("lr", self.lr, 0.0, include_low=False)
+        super().__post_init__()
+        validation.check_positive_int("num_steps", self.num_steps)
+        validation.check_number("gae_lambda", self.gae_lambda, 0.0, 1.0)
         validation.check_choice("lr_schedule", self.lr_schedule, ("constant", "linear"))
-        if self.max_grad_norm is not None:
-            validation.check_number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
-        validation.check_keyword_arguments("ascent", self.ascent, reserved={"lr": "lr", "clip_norm": "max_grad_norm"})
-        for name in ("entropy_coef", "value_coef"):
-            validation.check_number(name, getattr(self, name), 0.0)
+        validation.check_number("value_coef", self.value_coef, 0.0)
         for name in ("normalize_advantages", "normalize_observations", "normalize_rewards", "shared_trunk"):
             validation.check_bool(name, getattr(self, name))
-        self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
         validation.check_choice("activation", self.activation, ("tanh", "relu"))
         validation.check_choice("action_bound", self.action_bound, ("clip", "squash"))
-        validation.check_number("initial_log_std", self.initial_log_std)
-        validation.check_positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
-        validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
-        validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
 
 
 def surrogate_objective(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor,
@@ -286,7 +251,25 @@ class ActorCriticLearner(GymLearner):
                             valid=torch.ones_like(terminated_tensor), log_probs=log_probs, values=values,
                             advantages=advantages, returns=advantages + values)
 
-    # -------------------------------------------------------------------------------- the step
+    # ----------------------------------------------------------------------- objective and step
+    def objective(self, minibatch: dict[str, Tensor], *, clip_range: float | None,
+                  value_clip_range: float | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """``J`` on a (mini)batch of :meth:`RolloutBatch.flat` (step 3 of the module docstring), and
+        its parts: ``policy_objective``, ``value_error``, ``entropy``, ``clip_fraction`` and the
+        current ``log_probs``."""
+        config = self.config
+        advantages = minibatch["advantages"]
+        if config.normalize_advantages:
+            advantages = normalize_advantages(advantages)
+        log_probs, entropy, values = self.network.evaluate_actions(minibatch["observations"], minibatch["actions"])
+        policy_objective, clip_fraction = surrogate_objective(log_probs, minibatch["log_probs"], advantages,
+                                                              clip_range)
+        errors = value_error(values, minibatch["values"], minibatch["returns"], value_clip_range)
+        mean_entropy = entropy.mean()
+        objective = policy_objective - config.value_coef * errors + config.entropy_coef * mean_entropy
+        return objective, {"policy_objective": policy_objective, "value_error": errors, "entropy": mean_entropy,
+                           "clip_fraction": clip_fraction, "log_probs": log_probs}
+
     def ascend(self, objective: Tensor, named_values: dict[str, Tensor]) -> None:
         """One Ascent step on ``objective`` (to maximize), refused before it is applied if the
         objective, ``named_values`` or the gradient hold a NaN/inf (the gradient is checked by

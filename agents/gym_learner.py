@@ -21,13 +21,14 @@ class gives it:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
+from ascentrl import validation
 from ascentrl.distributed import all_reduce_sum
 from ascentrl.envs.gym_envs import describe_env, evaluate_policy, make_vector_env
 from ascentrl.plots import write_line_plot
@@ -46,7 +47,60 @@ from ascentrl.training import (
 )
 from ascentrl.validation import check_number, check_positive_int
 
-__all__ = ["GymLearner", "GymTrainingOptions"]
+__all__ = ["GymLearner", "GymLearnerConfig", "GymTrainingOptions"]
+
+
+@dataclass
+class GymLearnerConfig:
+    """The options every single-agent Gymnasium learner has (each algorithm's config adds its own,
+    and may redeclare these with other defaults)."""
+
+    env: str = "CartPole-v1"
+    """Gymnasium environment id (Discrete or 1-D Box actions, Box observations)."""
+    seed: int = 0
+    """Seed of the networks' initialization, the action noise and the environments."""
+    num_envs: int = 8
+    """Vector envs stepped side by side."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1]."""
+    lr: float = 3e-4
+    """Learning rate of the Ascent optimizer."""
+    max_grad_norm: float | None = None
+    """Clip the gradient to this global norm (Ascent clip_norm); none disables."""
+    ascent: dict[str, Any] = field(default_factory=lambda: {"adaptive": "adam"})
+    """Other keyword arguments of ascentrl.Ascent, e.g. {"adaptive": "rmsprop"}."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus added to the policy objective."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the networks; empty for linear ones."""
+    initial_log_std: float = 0.0
+    """Initial log standard deviation of the Gaussian policy (Box actions)."""
+    max_episode_steps: int | None = None
+    """Time limit per episode; none uses the env's own (required if it has none)."""
+    torch_threads: int | None = 1
+    """torch intra-op threads, set process-wide when the learner is built and trains; none leaves torch's."""
+    on_nonfinite: Literal["stop", "skip"] = "stop"
+    """A NaN/inf objective or gradient: stop training with an error, or undo and skip that update."""
+
+    reserved_ascent_options: ClassVar[dict[str, str]] = {"lr": "lr", "clip_norm": "max_grad_norm"}
+    """Keys ``ascent`` must not hold, and the option to set instead."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.env, str) or not self.env:
+            raise ValueError(f"env must be a Gymnasium environment id, got {self.env!r}")
+        validation.check_seed("seed", self.seed)
+        validation.check_positive_int("num_envs", self.num_envs)
+        validation.check_number("gamma", self.gamma, 0.0, 1.0)
+        validation.check_number("lr", self.lr, 0.0, include_low=False)
+        if self.max_grad_norm is not None:
+            validation.check_number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
+        validation.check_keyword_arguments("ascent", self.ascent, reserved=self.reserved_ascent_options)
+        validation.check_number("entropy_coef", self.entropy_coef, 0.0)
+        self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
+        validation.check_number("initial_log_std", self.initial_log_std)
+        validation.check_positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
+        validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
+        validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
 
 
 @dataclass

@@ -49,14 +49,16 @@ class MultiAgentConfig:
     """Learning rate of every agent's Ascent optimizer."""
     value_lr: float | None = None
     """Learning rate of the value networks' Ascent optimizers (baseline value); none: lr."""
-    lr_schedule: Literal["constant", "linear"] = "linear"
-    """Keep the learning rate, or decay it linearly to 0 over the iterations of train()."""
+    lr_schedule: Literal["constant", "linear", "inverse", "inverse_sqrt"] = "linear"
+    """Keep the rate, decay it linearly to 0 over train()'s iterations, or to lr/(1+t/tau) or lr/sqrt(1+t/tau)."""
+    lr_time_scale: float = 10.0
+    """tau of the inverse and inverse_sqrt schedules, in iterations: the rate after t is lr/(1+t/tau)^p."""
     max_grad_norm: float | None = None
     """Clip each agent's gradient to this global norm (Ascent clip_norm); none disables."""
     ascent: dict[str, Any] = field(default_factory=dict)
     """Other keyword arguments of ascentrl.Ascent, e.g. {"momentum": 0.9} or {"adaptive": "adam"}."""
     dynamics_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"consensus_weight": 1.0}."""
+    """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"extrapolation_lr": 2.0} for extragradient."""
     memoryless: bool | None = None
     """Policies ignore observations (one softmax mixed strategy each); none: yes for matrix games."""
     initial_logit_std: float = 1.0
@@ -77,7 +79,7 @@ class MultiAgentConfig:
             raise ValueError(f"env must be a matrix game name or a PettingZoo id, got {self.env!r}")
         validation.check_choice("method", self.method, METHODS)
         validation.check_choice("baseline", self.baseline, ("none", "mean", "value"))
-        validation.check_choice("lr_schedule", self.lr_schedule, ("constant", "linear"))
+        validation.check_choice("lr_schedule", self.lr_schedule, ("constant", "linear", "inverse", "inverse_sqrt"))
         validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         validation.check_seed("seed", self.seed)
         validation.check_positive_int("num_envs", self.num_envs)
@@ -86,6 +88,7 @@ class MultiAgentConfig:
         validation.check_number("gamma", self.gamma, 0.0, 1.0)
         validation.check_number("entropy_coef", self.entropy_coef, 0.0)
         validation.check_number("lr", self.lr, 0.0, include_low=False)
+        validation.check_number("lr_time_scale", self.lr_time_scale, 0.0, include_low=False)
         if self.value_lr is not None:
             validation.check_number("value_lr", self.value_lr, 0.0, include_low=False)
         validation.check_number("initial_logit_std", self.initial_logit_std, 0.0)

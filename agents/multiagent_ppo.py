@@ -68,8 +68,8 @@ class MultiAgentPPOConfig(MultiAgentConfig):
     """PPO's baseline is its learned value network."""
     lr: float = 3e-4
     """Learning rate of every policy's Ascent optimizer."""
-    lr_schedule: Literal["constant", "linear"] = "constant"
-    """Keep the learning rate, or decay it linearly to 0 over the iterations of train()."""
+    lr_schedule: Literal["constant", "linear", "inverse", "inverse_sqrt"] = "constant"
+    """Keep the rate, decay it linearly to 0 over train()'s iterations, or to lr/(1+t/tau) or lr/sqrt(1+t/tau)."""
     ascent: dict[str, Any] = field(default_factory=lambda: {"adaptive": "adam"})
     """Other keyword arguments of ascentrl.Ascent (Adam by default)."""
     max_grad_norm: float | None = 0.5

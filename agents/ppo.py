@@ -34,14 +34,7 @@ from typing import Any, ClassVar
 import torch
 
 from ascentrl import validation
-from ascentrl.agents.actor_critic import (
-    ActorCriticConfig,
-    ActorCriticLearner,
-    explained_variance,
-    surrogate_objective,
-    value_error,
-)
-from ascentrl.returns import normalize_advantages
+from ascentrl.agents.actor_critic import ActorCriticConfig, ActorCriticLearner, explained_variance
 
 __all__ = ["PPO", "PPOConfig"]
 
@@ -111,27 +104,19 @@ class PPO(ActorCriticLearner):
             shuffled = {name: values[order] for name, values in data.items()}  # one gather per tensor
             for start in range(0, len(order), size):
                 minibatch = {name: values[start:start + size] for name, values in shuffled.items()}
-                advantages = minibatch["advantages"]
-                if config.normalize_advantages:
-                    advantages = normalize_advantages(advantages)
-                log_probs, entropy, values = self.network.evaluate_actions(minibatch["observations"],
-                                                                           minibatch["actions"])
+                objective, parts = self.objective(minibatch, clip_range=config.clip_range,
+                                                  value_clip_range=config.value_clip_range)
                 with torch.no_grad():
-                    log_ratio = log_probs - minibatch["log_probs"]
+                    log_ratio = parts["log_probs"] - minibatch["log_probs"]
                     approx_kl = float((torch.expm1(log_ratio) - log_ratio).mean())
                 if config.target_kl is not None and approx_kl > 1.5 * config.target_kl:
                     stopped = True
                     break
-                policy_objective, clip_fraction = surrogate_objective(log_probs, minibatch["log_probs"], advantages,
-                                                                      config.clip_range)
-                errors = value_error(values, minibatch["values"], minibatch["returns"], config.value_clip_range)
-                mean_entropy = entropy.mean()
-                objective = policy_objective - config.value_coef * errors + config.entropy_coef * mean_entropy
-                self.ascend(objective, {"value error": errors})
-                for name, value in (("objective", objective), ("policy_objective", policy_objective),
-                                    ("value_error", errors), ("entropy", mean_entropy),
-                                    ("approx_kl", approx_kl), ("clip_fraction", clip_fraction)):
-                    totals[name] += float(value.detach()) if isinstance(value, torch.Tensor) else value
+                self.ascend(objective, {"value error": parts["value_error"]})
+                totals["objective"] += float(objective.detach())
+                totals["approx_kl"] += approx_kl
+                for name in ("policy_objective", "value_error", "entropy", "clip_fraction"):
+                    totals[name] += float(parts[name].detach())
                 steps += 1
         metrics = {name: total / steps if steps else float("nan") for name, total in totals.items()}
         return {**metrics, "explained_variance": explained_variance(data["values"], data["returns"]),

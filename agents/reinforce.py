@@ -46,7 +46,7 @@ from torch.optim import Optimizer
 
 from ascentrl import validation
 from ascentrl.agents.episodes import EpisodeTensors
-from ascentrl.agents.gym_learner import GymLearner
+from ascentrl.agents.gym_learner import GymLearner, GymLearnerConfig
 from ascentrl.agents.policies import MLP, CategoricalPolicy, GaussianPolicy
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
 from ascentrl.envs.gym_envs import EnvSpaces
@@ -65,65 +65,35 @@ __all__ = ["EpisodeBatch", "Reinforce", "ReinforceConfig"]
 
 
 @dataclass
-class ReinforceConfig:
-    """Hyperparameters of :class:`Reinforce`. The defaults solve CartPole-v1 fastest (see the bench)."""
+class ReinforceConfig(GymLearnerConfig):
+    """Hyperparameters of :class:`Reinforce`. The defaults solve CartPole-v1 fastest (see the bench);
+    the options every Gymnasium learner shares are documented in GymLearnerConfig."""
 
-    env: str = "CartPole-v1"
-    """Gymnasium environment id (Discrete or 1-D Box actions, Box observations)."""
-    seed: int = 0
-    """Seed of the networks' initialization, the action noise and the environments."""
     num_envs: int = 64
     """Vector envs, i.e. episodes per policy update."""
-    gamma: float = 0.99
-    """Discount factor in [0, 1]."""
+    lr: float = 0.05
+    """Learning rate of the policy's Ascent optimizer."""
+    ascent: dict[str, Any] = field(default_factory=lambda: {"adaptive": "adam"})
+    """Other keyword arguments of ascentrl.Ascent for both optimizers, e.g. {"adaptive": "rmsprop"}."""
+    hidden_sizes: tuple[int, ...] = (32,)
+    """Hidden layer widths of the policy and value networks (tanh); empty for linear ones."""
     returns: Literal["reward_to_go", "episode"] = "reward_to_go"
     """Weight each log-probability by the reward-to-go G_t or by the whole-episode return."""
     baseline: Literal["none", "mean", "value"] = "mean"
     """Baseline subtracted from the returns: none, the batch mean at each step, or a value network."""
     normalize_advantages: bool = True
     """Rescale the weights to zero mean and unit variance over each batch."""
-    entropy_coef: float = 0.0
-    """Weight beta of the entropy bonus added to the policy objective."""
-    lr: float = 0.05
-    """Learning rate of the policy's Ascent optimizer."""
     value_lr: float = 0.01
     """Learning rate of the value network's Ascent optimizer (baseline=value)."""
-    max_grad_norm: float | None = None
-    """Clip each network's gradient to this global norm (Ascent clip_norm); none disables."""
-    ascent: dict[str, Any] = field(default_factory=lambda: {"adaptive": "adam"})
-    """Other keyword arguments of ascentrl.Ascent for both optimizers, e.g. {"adaptive": "rmsprop"}."""
-    hidden_sizes: tuple[int, ...] = (32,)
-    """Hidden layer widths of the policy and value networks (tanh); empty for linear ones."""
-    initial_log_std: float = 0.0
-    """Initial log standard deviation of the Gaussian policy (Box actions)."""
-    max_episode_steps: int | None = None
-    """Time limit per episode; none uses the env's own (required if it has none)."""
-    torch_threads: int | None = 1
-    """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
-    on_nonfinite: Literal["stop", "skip"] = "stop"
-    """A NaN/inf objective or gradient: stop training with an error, or skip that update."""
+
+    reserved_ascent_options: ClassVar[dict[str, str]] = {"lr": "lr / value_lr", "clip_norm": "max_grad_norm"}
 
     def __post_init__(self) -> None:
-        if not isinstance(self.env, str) or not self.env:
-            raise ValueError(f"env must be a Gymnasium environment id, got {self.env!r}")
-        validation.check_seed("seed", self.seed)
-        validation.check_positive_int("num_envs", self.num_envs)
-        validation.check_number("gamma", self.gamma, 0.0, 1.0)
+        super().__post_init__()
         validation.check_choice("returns", self.returns, ("reward_to_go", "episode"))
         validation.check_choice("baseline", self.baseline, ("none", "mean", "value"))
         validation.check_bool("normalize_advantages", self.normalize_advantages)
-        validation.check_number("entropy_coef", self.entropy_coef, 0.0)
-        validation.check_number("lr", self.lr, 0.0, include_low=False)
         validation.check_number("value_lr", self.value_lr, 0.0, include_low=False)
-        if self.max_grad_norm is not None:
-            validation.check_number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
-        validation.check_keyword_arguments("ascent", self.ascent,
-                                reserved={"lr": "lr / value_lr", "clip_norm": "max_grad_norm"})
-        self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
-        validation.check_number("initial_log_std", self.initial_log_std)
-        validation.check_positive_int("max_episode_steps", self.max_episode_steps, allow_none=True)
-        validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
-        validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
 
 
 @dataclass(kw_only=True)

@@ -1,4 +1,4 @@
-"""Line plots written as PNG files, atomically, with matplotlib's object API (no pyplot state)."""
+"""Plots written as PNG files, atomically, with matplotlib's object API (no pyplot state)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,18 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ascentrl.files import write_atomically
 
-__all__ = ["write_line_plot"]
+__all__ = ["write_figure", "write_line_plot"]
+
+
+def write_figure(path: str | os.PathLike, figure: Any, *, dpi: int = 110) -> Path:
+    """Render a matplotlib ``Figure`` (built without pyplot) to a PNG and write it atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return write_atomically(path, buffer.getvalue())
 
 
 def write_line_plot(
@@ -39,6 +47,4 @@ def write_line_plot(
         axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    return write_atomically(path, buffer.getvalue())
+    return write_figure(path, figure)

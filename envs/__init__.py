@@ -1,4 +1,5 @@
-"""Environments for ascentrl: Gymnasium helpers, matrix games and PettingZoo adapters."""
+"""Environments for ascentrl: Gymnasium helpers, matrix games, extensive-form games and PettingZoo adapters."""
+from ascentrl.envs.extensive_game_env import ExtensiveGameEnv
 from ascentrl.envs.gym_envs import EnvSpaces, check_spaces, evaluate_policy, make_env, make_vector_env
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.matrix_games import (
@@ -34,6 +35,7 @@ __all__ = [
     "AgentTensors",
     "EnvSpaces",
     "EnvStepError",
+    "ExtensiveGameEnv",
     "MatrixGame",
     "MatrixGameEnv",
     "ParallelEnvBatch",

@@ -28,13 +28,7 @@ GAMES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def players_for(game: MatrixGame, parameterization: str, seed: int = 7, **ascent_options) -> list[MatrixGamePlayer]:
     return [MatrixGamePlayer(initial_strategy=s, parameterization=parameterization, **ascent_options)
@@ -87,11 +81,21 @@ def test_closed_form_equals_autograd_step_by_step(name, method, parameterization
         ("sga", {"alignment_epsilon": 0.0}),
         ("consensus", {"consensus_weight": 0.3}),
         ("lola", {"lookahead": 0.2}),
+        ("extragradient", {"extrapolation_lr": 0.35}),
+        ("optimistic", {"extrapolation_lr": 0.35}),
     ],
 )
 def test_method_options_act_the_same(method, options):
     for parameterization in ("simplex", "softmax"):
         assert_same_runs(both_paths(GAMES["batch_of_4x2"], method, parameterization, steps=60, **options))
+
+
+@pytest.mark.parametrize("method", ["extragradient", "optimistic"])
+def test_two_step_sizes_with_momentum_act_exactly_as_ascent(method):
+    for parameterization in ("simplex", "softmax"):
+        runs = both_paths(GAMES["two_by_three"], method, parameterization, steps=40,
+                          player_options={"lr": 0.1, "momentum": 0.5}, extrapolation_lr=0.3)
+        assert_same_runs(runs)
 
 
 @pytest.mark.parametrize(

@@ -32,13 +32,7 @@ from ascentrl.games import DYNAMICS, make_dynamics
 LR = 0.1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tensors here are tiny; on a busy machine intra-op threads made runs ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def scalar_players(*values: float) -> list[torch.nn.Parameter]:

@@ -45,6 +45,9 @@ RUNS = {
     # The optimistic step uses the previous gradient: the dynamics' own memory must be restored.
     "optimistic": ["--method", "optimistic", "--env", "rock_paper_scissors", "--lr-schedule", "constant",
                    "--ascent", '{"momentum": 0.5}'],
+    # Popov's two step sizes (the look-ahead gradient is the memory) under the inverse-time schedule.
+    "two-step": ["--method", "optimistic", "--env", "rock_paper_scissors", "--lr", "1.0", "--lr-schedule", "inverse",
+                 "--lr-time-scale", "3", "--dynamics-options", '{"extrapolation_lr": 1.5}'],
     # Observation-reading networks over three-round episodes, each agent with Adam's moments.
     "independent": ["--method", "independent", "--env", "rock_paper_scissors", "--episode-length", "3",
                     "--no-memoryless", "--lr", "0.05", "--ascent", '{"adaptive": "adam"}'],
@@ -83,7 +86,8 @@ def assert_same_run(folder: Path, truth: Path) -> None:
     ("optimistic", signal.SIGINT, 130),
     ("independent", signal.SIGINT, 130),
     ("optimistic", signal.SIGTERM, 143),
-], ids=["lola-SIGINT", "optimistic-SIGINT", "independent-SIGINT", "optimistic-SIGTERM"])
+    ("two-step", signal.SIGINT, 130),
+], ids=["lola-SIGINT", "optimistic-SIGINT", "independent-SIGINT", "optimistic-SIGTERM", "two-step-SIGINT"])
 def test_a_signalled_and_resumed_run_ends_exactly_like_the_uninterrupted_one(
         script, uninterrupted, tmp_path, monkeypatch, capsys, method, signal_number, exit_code):
     handlers_before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
@@ -105,8 +109,11 @@ def test_a_signalled_and_resumed_run_ends_exactly_like_the_uninterrupted_one(
     assert not (tmp_path / "summary.json").exists()
     saved = load_checkpoint(checkpoint, KIND)
     assert saved["iterations"] == INTERRUPTED_AT and saved["training_run"]["history"]["interrupted"]
-    if method == "optimistic":  # the memory is there, one tensor per parameter of each agent
+    if method in ("optimistic", "two-step"):  # the memory is there, one tensor per parameter of each agent
         assert len(saved["dynamics_memory"]["previous_gradients"]) == 2
+    if method == "two-step":  # the interrupted schedule, three steps into lr / (1 + t/3)
+        assert saved["training_run"]["scheduler_states"][0]["last_epoch"] == INTERRUPTED_AT
+        assert saved["player_0 policy optimizer"]["param_groups"][0]["lr"] == 1.0 / (1 + INTERRUPTED_AT / 3)
 
     assert script.main(["--resume", str(checkpoint), "--no-progress-bar"]) == 0
     assert_same_run(tmp_path, uninterrupted[method])

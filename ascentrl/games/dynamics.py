@@ -25,6 +25,41 @@ GANs. The dynamics that need second derivatives use autograd's Hessian-vector pr
   gradient there, go back and step along the look-ahead gradient. The look-ahead is an ordinary
   optimizer step that is then undone (as in Gidel et al. 2019, "A variational inequality
   perspective on GANs"), so optimizer state sees both gradients.
+
+Two step sizes, for noisy gradients (``extrapolation_lr``). With gradient *estimates*
+``ĝ = g + ξ`` (sampled play) and one step size ``η``, the last iterate of extragradient and of
+optimistic ascent does not converge, however ``η`` decays: near an equilibrium of a bilinear game
+(``g(x) = A x``, ``A`` antisymmetric with singular values ``c``) one extragradient step is
+``x ← x + η A x − η² c² x + η ξ + …``, so it contracts ``‖x‖²`` by ``~η² c²`` while the noise adds
+``~η² σ²``: both scale with ``η²``, and the iterate stays in a cloud of radius ``~σ/c`` whatever
+the schedule (Li et al. 2022, "On the convergence of stochastic extragradient for bilinear games
+with restarted iteration averaging"; Hsieh et al. 2020). The remedy is to explore aggressively and
+update conservatively (Hsieh, Iutzeler, Malick and Mertikopoulos 2020, "Explore aggressively,
+update conservatively: stochastic extragradient methods with variable stepsize scaling"): take the
+look-ahead with its own, larger step ``γ`` and only the update with the optimizer's rate ``η``,
+
+    x_{t+1/2} = x_t + γ ĝ(x_t),        x_{t+1} = x_t + η_t ĝ(x_{t+1/2}).
+
+Now one step contracts ``‖x‖²`` by ``~2 η γ c²`` (first order in ``η``) against noise ``~η² σ²``:
+the cloud has radius ``~σ √(η/(2γ)) / c``, and with a decaying rate (``η_t = η_0/(1 + t/τ)``,
+:class:`ascentrl.training.InverseTimeLR`) and a constant ``γ`` the iterate converges by the
+Robbins–Monro argument. ``optimistic`` then takes the same two steps in the single-call form of
+Popov (1980, "A modification of the Arrow–Hurwicz method for search of saddle points"), whose
+look-ahead reuses the previous look-ahead gradient instead of computing a new one:
+
+    x_{t+1/2} = x_t + γ ĝ(x_{t−1/2}),   x_{t+1} = x_t + η_t ĝ(x_{t+1/2}).
+
+The parameters then hold the base point ``x_t`` (the iterate that converges); the look-ahead points
+are where the gradients are taken. With ``γ = η`` constant they are exactly the OGDA iterates
+(Hsieh, Iutzeler, Malick and Mertikopoulos 2019, "On the convergence of single-call stochastic
+extra-gradient methods"), which is why OGDA's own iterate, ``x_t + γ ĝ(x_{t−1/2})``, keeps the
+look-ahead's noise ``γ ξ`` and cannot converge. Both look-aheads are optimizer steps taken with the
+learning rate ``γ`` and undone; without momentum or adaptive steps they are exactly the formulas above.
+
+Choosing ``γ``: in the linearized game a fresh look-ahead (extragradient) contracts for any ``γ``
+with ``γ c`` up to about 1, the fastest choice; Popov's look-ahead starts from its own previous
+gradient, a recursion with gain ``γ c``, and diverges from ``γ c ≈ 1`` on (at ``γ c = 0.7`` already
+for ``η c > 0.4``), so ``γ c ≈ 1/2`` with ``η_0 ≤ γ`` is the safe choice there.
 * ``sga``: symplectic gradient adjustment (Balduzzi et al. 2018, "The mechanics of n-player
   differentiable games"). With ``A = (J − Jᵀ)/2`` the antisymmetric part of the game Hessian,
   the ascent direction is ``g − λ Aᵀ g``; this removes the rotation that makes simultaneous
@@ -75,172 +110,38 @@ not interact; the inner products of ``sga`` are taken per game, so each game get
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ascentrl.ascent import Ascent
+from ascentrl.games.dynamics_base import (
+    GameDynamics,
+    Objectives,
+    Projection,
+    _check_non_negative,
+    _check_positive_or_none,
+    _combine,
+    _jacobian_vector_product,
+    _PlayerTensors,
+    _vector_jacobian_product,
+)
 
-Objectives = Callable[[], Sequence[Tensor]]
-"""A closure returning ``[u_1, …, u_n]``, each of shape ``batch``, at the current parameters."""
-
-Projection = Callable[[Tensor], Tensor]
-"""Maps a parameter tensor to the nearest feasible one, e.g. :func:`project_to_simplex`."""
-
-_PlayerTensors = list[list[Tensor]]
-
-
-class GameDynamics:
-    """Base class: one call of :meth:`step` moves every player once.
-
-    Args:
-        players: the parameters of each player: one tensor or a sequence of tensors per player.
-            Every tensor must be a leaf that requires grad.
-        objectives: closure returning the ``n`` objectives to **maximize**, each of shape
-            ``batch`` (the first ``batch_dims`` dimensions of the parameters).
-        optimizers: one optimizer per player holding exactly that player's parameters. It must
-            ascend: an :class:`ascentrl.Ascent`, or a torch optimizer built with
-            ``maximize=True``.
-        projections: optional, one per player (or ``None`` for an unconstrained player); applied
-            to every parameter of that player after each of its steps.
-        batch_dims: number of leading parameter dimensions that index independent games.
-    """
-
-    min_players = 2
-    max_players: int | None = None
-    _memory: dict[str, str] = {}
-    """What a dynamics remembers between steps: state-dict key -> attribute name."""
-
-    def __init__(
-        self,
-        players: Sequence[Tensor | Sequence[Tensor]],
-        objectives: Objectives,
-        optimizers: Sequence[Optimizer],
-        *,
-        projections: Sequence[Projection | None] | None = None,
-        batch_dims: int = 0,
-    ) -> None:
-        self.players = _check_players(players)
-        n_players = len(self.players)
-        if n_players < self.min_players or (self.max_players and n_players > self.max_players):
-            allowed = self.min_players if self.max_players == self.min_players else f">= {self.min_players}"
-            raise ValueError(f"{type(self).__name__} needs {allowed} players, got {n_players}")
-        if not callable(objectives):
-            raise TypeError(f"objectives must be a callable returning {n_players} tensors")
-        self.objectives = objectives
-        self.optimizers = _check_optimizers(optimizers, self.players)
-        if projections is None:
-            projections = [None] * n_players
-        if len(projections) != n_players or not all(p is None or callable(p) for p in projections):
-            raise ValueError(
-                f"projections must hold {n_players} entries, each a callable or None,"
-                f" got {projections!r:.80}"
-            )
-        self.projections = list(projections)
-        if isinstance(batch_dims, bool) or not isinstance(batch_dims, int) or batch_dims < 0:
-            raise ValueError(f"batch_dims must be an int >= 0, got {batch_dims!r}")
-        for index, player in enumerate(self.players):
-            for tensor in player:
-                if tensor.dim() < batch_dims:
-                    raise ValueError(
-                        f"batch_dims={batch_dims} but a parameter of players[{index}] has only"
-                        f" {tensor.dim()} dimensions"
-                    )
-        self.batch_dims = batch_dims
-
-    @property
-    def n_players(self) -> int:
-        return len(self.players)
-
-    def state_dict(self) -> dict[str, object]:
-        """What this dynamics remembers between steps (a copy), e.g. the optimistic method's previous
-        gradient; empty for memoryless dynamics. The players' optimizers keep their own state."""
-        return {key: copy.deepcopy(getattr(self, name)) for key, name in self._memory.items()}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        """Restore what :meth:`state_dict` returned, so that the next step continues exactly."""
-        if set(state) != set(self._memory):
-            raise ValueError(f"{type(self).__name__} state must hold {sorted(self._memory)}, got {sorted(state)}")
-        for key, name in self._memory.items():
-            setattr(self, name, copy.deepcopy(state[key]))
-
-    def step(self) -> Tensor:
-        """Move every player once.
-
-        Returns:
-            The objectives at the parameters *before* the step, detached, of shape
-            ``(n_players, *batch)``.
-        """
-        raise NotImplementedError
-
-    def _evaluate(self) -> list[Tensor]:
-        values = list(self.objectives())
-        if len(values) != self.n_players:
-            raise ValueError(
-                f"objectives() returned {len(values)} values for {self.n_players} players"
-            )
-        return values
-
-    def _gradients(
-        self, values: Sequence[Tensor], *, create_graph: bool = False, players: Sequence[int] | None = None
-    ) -> _PlayerTensors:
-        """``∇_{θ_i} u_i`` for each requested player (all by default), summed over the batch."""
-        players = range(self.n_players) if players is None else players
-        return [
-            _vector_jacobian_product([values[i].sum()], self.players[i], None, create_graph=create_graph)
-            for i in players
-        ]
-
-    def _ascend(self, directions: _PlayerTensors, players: Sequence[int] | None = None) -> None:
-        """Let each player's optimizer step along its direction, then project."""
-        players = range(self.n_players) if players is None else players
-        for index, direction in zip(players, directions):
-            for tensor, component in zip(self.players[index], direction):
-                tensor.grad = component.detach()
-            self.optimizers[index].step()
-            projection = self.projections[index]
-            with torch.no_grad():
-                for tensor in self.players[index]:
-                    tensor.grad = None
-                    if projection is not None:
-                        tensor.copy_(projection(tensor))
-
-    def _flat_gradients_with_graph(self, values: list[Tensor]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-        """All players' parameters and gradients, flattened in player order, the gradients both
-        with their graph (for Hessian-vector products) and detached: ``(θ, g, stop(g))``."""
-        gradients = self._gradients(values, create_graph=True)
-        parameters = [tensor for player in self.players for tensor in player]
-        flat_gradients = [component for player in gradients for component in player]
-        return parameters, flat_gradients, [component.detach() for component in flat_gradients]
-
-    def _split(self, flat: Sequence[Tensor]) -> _PlayerTensors:
-        """Regroup a flat list (player order) into one list per player."""
-        result, start = [], 0
-        for player in self.players:
-            result.append(list(flat[start : start + len(player)]))
-            start += len(player)
-        return result
-
-    def _per_game_dot(self, first: _PlayerTensors, second: _PlayerTensors) -> Tensor:
-        """``⟨first, second⟩`` over all players and parameters, separately for every game."""
-        total = torch.zeros(())
-        for first_player, second_player in zip(first, second):
-            for a, b in zip(first_player, second_player):
-                product = a * b
-                dims = tuple(range(self.batch_dims, product.dim()))
-                total = total + (product.sum(dims) if dims else product)
-        return total
-
-    def _per_game(self, values: Tensor, like: Tensor) -> Tensor:
-        """Reshape per-game ``values`` to broadcast against a parameter-shaped tensor."""
-        return values.reshape(tuple(values.shape) + (1,) * (like.dim() - self.batch_dims))
-
-    @staticmethod
-    def _stack(values: Sequence[Tensor]) -> Tensor:
-        return torch.stack(torch.broadcast_tensors(*[v.detach() for v in values]))
+__all__ = [
+    "DYNAMICS",
+    "AlternatingAscent",
+    "ConsensusOptimization",
+    "Extragradient",
+    "GameDynamics",
+    "LookaheadOpponentLearning",
+    "Objectives",
+    "OptimisticAscent",
+    "Projection",
+    "SimultaneousAscent",
+    "SymplecticGradientAdjustment",
+    "make_dynamics",
+]
 
 
 class SimultaneousAscent(GameDynamics):
@@ -268,15 +169,24 @@ class OptimisticAscent(GameDynamics):
     """Optimistic gradient ascent: every player steps along ``2 g_t − g_{t−1}``.
 
     The first step has no previous gradient and is a plain simultaneous step.
+
+    Args:
+        extrapolation_lr: ``γ``: take Popov's two steps instead (module docstring), a look-ahead
+            with learning rate ``γ`` along the previous look-ahead gradient and the update with each
+            optimizer's own rate; the parameters hold the base point. ``None``: OGDA's one step.
+        **kwargs: as :class:`GameDynamics`.
     """
 
     _memory = {"previous_gradients": "_previous"}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, extrapolation_lr: float | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.extrapolation_lr = _check_positive_or_none("extrapolation_lr", extrapolation_lr)
         self._previous: _PlayerTensors | None = None
 
     def step(self) -> Tensor:
+        if self.extrapolation_lr is not None:
+            return self._past_extragradient_step()
         values = self._evaluate()
         gradients = self._gradients(values)
         previous = gradients if self._previous is None else self._previous
@@ -284,19 +194,45 @@ class OptimisticAscent(GameDynamics):
         self._previous = gradients
         return self._stack(values)
 
+    def _past_extragradient_step(self) -> Tensor:
+        """``x_{t+1/2} = x_t + γ g_{t−1/2}``, ``x_{t+1} = x_t + η g(x_{t+1/2})``; the first step has
+        no previous gradient, so its look-ahead point is ``x_0`` itself."""
+        values = self._evaluate()
+        if self._previous is None:
+            lookahead_values = values
+        else:
+            start = self._copy_parameters()
+            with self._learning_rate(self.extrapolation_lr):
+                self._ascend(self._previous)
+            lookahead_values = self._evaluate()
+        gradients = self._gradients(lookahead_values)
+        if self._previous is not None:
+            self._restore(start)
+        self._ascend(gradients)
+        self._previous = gradients
+        return self._stack(values)
+
 
 class Extragradient(GameDynamics):
-    """Extragradient: step to a look-ahead point, then step from the start with its gradient."""
+    """Extragradient: step to a look-ahead point, then step from the start with its gradient.
+
+    Args:
+        extrapolation_lr: ``γ``, the learning rate of the look-ahead step; the update keeps each
+            optimizer's own rate (module docstring). ``None``: both steps with the optimizer's rate.
+        **kwargs: as :class:`GameDynamics`.
+    """
+
+    def __init__(self, *args, extrapolation_lr: float | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.extrapolation_lr = _check_positive_or_none("extrapolation_lr", extrapolation_lr)
 
     def step(self) -> Tensor:
         values = self._evaluate()
-        start = [[tensor.detach().clone() for tensor in player] for player in self.players]
-        self._ascend(self._gradients(values))
+        start = self._copy_parameters()
+        with self._learning_rate(self.extrapolation_lr):
+            self._ascend(self._gradients(values))
         lookahead_gradients = self._gradients(self._evaluate())
-        with torch.no_grad():
-            for player, saved in zip(self.players, start):
-                for tensor, value in zip(player, saved):
-                    tensor.copy_(value)
+        self._restore(start)
         self._ascend(lookahead_gradients)
         return self._stack(values)
 
@@ -428,87 +364,3 @@ def make_dynamics(
     if method not in DYNAMICS:
         raise ValueError(f"method must be one of {sorted(DYNAMICS)}, got {method!r}")
     return DYNAMICS[method](players, objectives, optimizers, **options)
-
-
-def _vector_jacobian_product(
-    outputs: Sequence[Tensor],
-    inputs: Sequence[Tensor],
-    cotangents: Sequence[Tensor] | None,
-    *,
-    create_graph: bool = False,
-    retain_graph: bool = True,
-) -> list[Tensor]:
-    """``Σ_k ∂⟨outputs_k, cotangents_k⟩/∂inputs``, with zeros where an input has no influence."""
-    cotangents = [None] * len(outputs) if cotangents is None else list(cotangents)
-    live = [(out, cot) for out, cot in zip(outputs, cotangents) if out.requires_grad]
-    if not live:
-        return [torch.zeros_like(tensor) for tensor in inputs]
-    grads = torch.autograd.grad(
-        [out for out, _ in live],
-        list(inputs),
-        grad_outputs=[cot for _, cot in live],
-        create_graph=create_graph,
-        retain_graph=retain_graph,
-        allow_unused=True,
-    )
-    return [torch.zeros_like(t) if g is None else g for t, g in zip(inputs, grads)]
-
-
-def _jacobian_vector_product(
-    outputs: Sequence[Tensor], inputs: Sequence[Tensor], tangents: Sequence[Tensor]
-) -> list[Tensor]:
-    """``J v`` for ``J = ∂outputs/∂inputs`` by double backward (Pearlmutter's trick).
-
-    ``w ↦ Jᵀw`` is linear in a dummy ``w``; differentiating ``⟨Jᵀw, v⟩`` with respect to ``w``
-    gives ``J v`` without forward-mode autograd, which the closure-based objectives do not allow.
-    """
-    dummies = [torch.zeros_like(out, requires_grad=True) for out in outputs]
-    transposed = _vector_jacobian_product(outputs, inputs, dummies, create_graph=True)
-    return _vector_jacobian_product(transposed, dummies, tangents)
-
-
-def _combine(first: _PlayerTensors, second: _PlayerTensors, a: float, b: float) -> _PlayerTensors:
-    """``a·first + b·second`` player by player, tensor by tensor."""
-    return [[a * x + b * y for x, y in zip(fp, sp)] for fp, sp in zip(first, second)]
-
-
-def _check_players(players: Sequence[Tensor | Sequence[Tensor]]) -> list[list[Tensor]]:
-    if isinstance(players, Tensor) or not isinstance(players, Sequence):
-        raise TypeError("players must be a sequence with one tensor (or list of tensors) per player")
-    checked = []
-    for index, player in enumerate(players):
-        tensors = [player] if isinstance(player, Tensor) else list(player)
-        if not tensors:
-            raise ValueError(f"players[{index}] has no parameters")
-        for tensor in tensors:
-            if not isinstance(tensor, Tensor) or not tensor.is_leaf or not tensor.requires_grad:
-                raise ValueError(
-                    f"players[{index}] must hold leaf tensors with requires_grad=True"
-                    " (e.g. torch.nn.Parameter)"
-                )
-        checked.append(tensors)
-    return checked
-
-
-def _check_optimizers(optimizers: Sequence[Optimizer], players: list[list[Tensor]]) -> list[Optimizer]:
-    if len(optimizers) != len(players):
-        raise ValueError(f"optimizers must hold one optimizer per player ({len(players)}), got {len(optimizers)}")
-    for index, (optimizer, player) in enumerate(zip(optimizers, players)):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizers[{index}] must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        ascends = isinstance(optimizer, Ascent) or all(g.get("maximize", False) for g in optimizer.param_groups)
-        if not ascends:
-            raise ValueError(
-                f"optimizers[{index}] would descend the objective; use ascentrl.Ascent"
-                " (or a torch optimizer with maximize=True)"
-            )
-        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        if held != {id(t) for t in player}:
-            raise ValueError(f"optimizers[{index}] must hold exactly the parameters of players[{index}]")
-    return list(optimizers)
-
-
-def _check_non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)

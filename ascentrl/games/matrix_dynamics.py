@@ -17,7 +17,8 @@ One step, for every method:
 1. Read the mixed strategies ``x`` of all players (stacked, see :mod:`ascentrl.games.matrix_gradients`).
 2. Form each player's direction as the method's class does: ``g`` (simultaneous); ``g`` against the
    newest strategies, one player after the other (alternating); ``2g_t − g_{t−1}`` (optimistic); a
-   look-ahead step, then ``g`` there from the start (extragradient); ``g − λ Aᵀg`` with
+   look-ahead step, then ``g`` there from the start (extragradient; optimistic with two step sizes,
+   whose look-ahead follows the previous look-ahead gradient); ``g − λ Aᵀg`` with
    ``Aᵀg = (Jᵀg − Jg)/2`` and the sign-alignment rule (sga); ``g − γ Jᵀg`` (consensus);
    ``g + η J_opᵀ c_p`` (lola).
 3. Update every player with its own :class:`~ascentrl.Ascent`'s SGD rule
@@ -192,15 +193,29 @@ class ClosedFormDynamics:
         return self._projected_strategies()
 
     def _optimistic(self, strategies: Tensor) -> Tensor:
+        if self.dynamics.extrapolation_lr is not None:
+            return self._past_extragradient(strategies)
         gradient = self.game.gradient(strategies)
         previous = gradient if self._previous is None else self._previous
         self._ascend(2.0 * gradient + -1.0 * previous)
         self._previous = gradient
         return self._projected_strategies()
 
+    def _past_extragradient(self, strategies: Tensor) -> Tensor:
+        start = self._theta.clone()
+        if self._previous is not None:
+            self._ascend(self._previous, lr=self.dynamics.extrapolation_lr)
+            strategies = self._projected_strategies()
+        gradient = self.game.gradient(strategies)
+        if self._previous is not None:
+            self._theta.copy_(start)
+        self._ascend(gradient)
+        self._previous = gradient
+        return self._projected_strategies()
+
     def _extragradient(self, strategies: Tensor) -> Tensor:
         start = self._theta.clone()
-        self._ascend(self.game.gradient(strategies))
+        self._ascend(self.game.gradient(strategies), lr=self.dynamics.extrapolation_lr)
         lookahead_gradient = self.game.gradient(self._projected_strategies())
         self._theta.copy_(start)
         self._ascend(lookahead_gradient)
@@ -238,15 +253,17 @@ class ClosedFormDynamics:
         return self._theta.clone() if self._on_hull else self.game.strategies(self._theta)
 
     # ------------------------------------------------------------------------- optimization
-    def _ascend(self, directions: Tensor, player: int | None = None) -> None:
-        """Each player's (or one player's) Ascent update along its direction, then projection."""
+    def _ascend(self, directions: Tensor, player: int | None = None, lr: float | None = None) -> None:
+        """Each player's (or one player's) Ascent update along its direction, then projection; with
+        ``lr``, every player steps with that learning rate instead of its own."""
         players = range(len(self._parameters)) if player is None else (player,)
+        settings = self._settings if lr is None else [{**own, "lr": lr} for own in self._settings]
         if self._stacked:
-            _sgd_step(self._theta, directions, self._buffers, self._settings[0])
+            _sgd_step(self._theta, directions, self._buffers, settings[0])
         for i in players:
             if not self._stacked:
                 direction = directions[..., i, : self.game.actions[i]]
-                _sgd_step(self._views[i], direction, self._buffers[i], self._settings[i])
+                _sgd_step(self._views[i], direction, self._buffers[i], settings[i])
             self._optimizer_steps[i] += 1
             self._last_directions[i] = directions
         if self.game.softmax:

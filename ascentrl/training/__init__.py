@@ -6,10 +6,12 @@
   :class:`NashConvTarget`.
 - :class:`Record`, :class:`History`, :class:`TrainingRun`: what a call measured, and the call.
 - :class:`NonFiniteUpdateError`, :func:`non_finite_report`: NaN/inf found before a step.
+- :class:`InverseTimeLR`: the ``inverse`` and ``inverse_sqrt`` learning-rate schedules.
 """
 
 from ascentrl.training.history import History, Record, TrainingRun
 from ascentrl.training.learner import Learner
+from ascentrl.training.lr_schedules import InverseTimeLR
 from ascentrl.training.nonfinite import NonFiniteUpdateError, non_finite_report
 from ascentrl.training.stopping import (
     EVALUATION_SEED_OFFSET,
@@ -27,6 +29,7 @@ __all__ = [
     "RETURN_WINDOW",
     "Budget",
     "History",
+    "InverseTimeLR",
     "IterationBudget",
     "Learner",
     "NashConvTarget",

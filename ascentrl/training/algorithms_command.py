@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ascentrl.checkpoints import CheckpointError, load_checkpoint
-from ascentrl.cli import CommandLineParser, fail
+from ascentrl.cli import CommandLineParser, check_checkpoint_file, fail
 from ascentrl.training import command_line
 from ascentrl.training.learner import Learner
 
@@ -56,8 +56,9 @@ def main_with_algorithms(algorithms: Mapping[str, type[Learner]], presets: Calla
         if known.preset is not None:
             fail(selector, ValueError("--preset does not apply to --resume: a resumed run keeps its saved settings"))
         try:
+            check_checkpoint_file("--resume", known.resume)
             kind = load_checkpoint(known.resume, None)["kind"]
-        except CheckpointError as error:
+        except (CheckpointError, ValueError) as error:
             fail(selector, error)
         names = [name for name, learner_class in algorithms.items() if learner_class.__name__ == kind]
         if not names or (known.algo is not None and known.algo != names[0]):

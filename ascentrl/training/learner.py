@@ -63,6 +63,7 @@ from ascentrl.interrupts import Interrupted
 from ascentrl.resources import check_thread_count
 from ascentrl.training.history import History, Record, TrainingRun
 from ascentrl.training.learner_state import LearnerState
+from ascentrl.training.lr_schedules import INVERSE_TIME_POWERS, InverseTimeLR
 from ascentrl.training.nonfinite import NonFiniteUpdateError, stopped_on_non_finite
 from ascentrl.training.stopping import Budget, IterationBudget, StopRule
 from ascentrl.validation import check_positive_int
@@ -172,8 +173,8 @@ class Learner(LearnerState, ABC):
     def prepare_training(self) -> None:
         """Called when a ``train`` call starts (not when one resumes), before its schedulers exist.
 
-        With ``config.lr_schedule == "linear"`` every call starts again from the initial rates."""
-        if getattr(self.config, "lr_schedule", "constant") == "linear":
+        With a decaying ``config.lr_schedule`` every call starts again from the initial rates."""
+        if getattr(self.config, "lr_schedule", "constant") in ("linear", *INVERSE_TIME_POWERS):
             for optimizer in self.named_optimizers().values():
                 for group in optimizer.param_groups if optimizer is not None else ():
                     group["lr"] = group["initial_lr"] = group.get("initial_lr", group["lr"])
@@ -183,8 +184,14 @@ class Learner(LearnerState, ABC):
 
         ``config.lr_schedule == "linear"``: ``torch.optim.lr_scheduler.LinearLR`` takes every
         optimizer's rate linearly to 0 over the call's planned iterations (an iteration budget, or
-        a step budget divided by a fixed ``steps_per_iteration``)."""
-        if getattr(self.config, "lr_schedule", "constant") != "linear":
+        a step budget divided by a fixed ``steps_per_iteration``). ``"inverse"``, ``"inverse_sqrt"``:
+        :class:`~ascentrl.training.lr_schedules.InverseTimeLR`, ``lr / (1 + t/τ)`` and ``lr / √(1 + t/τ)``
+        after ``t`` iterations of the call, ``τ = config.lr_time_scale``."""
+        schedule = getattr(self.config, "lr_schedule", "constant")
+        if schedule in INVERSE_TIME_POWERS:
+            return [InverseTimeLR(optimizer, self.config.lr_time_scale, INVERSE_TIME_POWERS[schedule])
+                    for optimizer in self.named_optimizers().values() if optimizer is not None]
+        if schedule != "linear":
             return []
         if isinstance(run.budget, IterationBudget):
             iterations = run.budget.iterations

@@ -1,0 +1,282 @@
+"""Ascent against EM on the same data in the same run: Gaussian mixtures (scikit-learn) and HMMs (hmmlearn).
+
+For every case of :mod:`harness.likelihood_datasets` and every seed, both methods fit the same data
+with the same number of starts:
+
+* ours: one :class:`~ascentrl.applications.GaussianMixture` / ``GaussianHMM`` / ``CategoricalHMM``
+  fit with ``n_restarts = R`` (the restarts batched in one tensor), seeded by the seed;
+* EM: ``R`` fits of scikit-learn's ``GaussianMixture(n_init=1)`` (k-means start, its defaults:
+  ``tol=1e-3``, ``max_iter=100``, ``reg_covar=1e-6``) or of hmmlearn's ``GaussianHMM`` /
+  ``CategoricalHMM`` (k-means/random start, ``tol=1e-2`` on the total log-likelihood, ``n_iter=1000``),
+  seeded ``R·seed + i`` — what ``n_init=R`` does, one start at a time so each start's result is seen.
+
+Every final model is scored by one formula for both (numpy for mixtures, hmmlearn's forward
+algorithm for HMMs), as the mean log-likelihood per observation. A start is *stuck* when it ends
+more than ``STUCK_GAP`` below the best value any run of either method found on that case; a
+best-of-R result is *stuck* likewise. For HMMs sampled from known parameters, a best-of-R model has
+*the right parameters* when, after the best relabelling of its states, every transition and
+emission probability is within ``RIGHT_TOLERANCE`` of the truth and every Gaussian mean within
+``RIGHT_MEAN_TOLERANCE`` standard deviations of the data (the sampling error of the maximum-likelihood
+estimate itself is up to ~0.12 on these cases).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from ascentrl.applications import CategoricalHMM, CovarianceCollapseError, GaussianHMM, GaussianMixture
+from harness.likelihood_datasets import HmmCase, MixtureCase
+
+__all__ = ["STUCK_GAP", "format_hmm_rows", "format_mixture_rows", "run_hmm_case", "run_mixture_case"]
+
+STUCK_GAP = 1e-3
+RIGHT_TOLERANCE = 0.1
+RIGHT_MEAN_TOLERANCE = 0.25
+
+
+def mixture_log_likelihood(x: np.ndarray, weights, means, covariances, covariance_type: str) -> float:
+    """Mean log-likelihood per point of a Gaussian mixture, in numpy (the formula both methods are scored by)."""
+    log_joint = []
+    for weight, mean, covariance in zip(weights, means, covariances):
+        matrix = np.diag(covariance) if covariance_type == "diag" else np.asarray(covariance)
+        factor = np.linalg.cholesky(matrix)
+        whitened = np.linalg.solve(factor, (x - mean).T)
+        log_det = 2 * np.log(np.diag(factor)).sum()
+        log_joint.append(np.log(weight) - 0.5 * (x.shape[1] * np.log(2 * np.pi) + log_det
+                                                  + np.square(whitened).sum(0)))
+    log_joint = np.stack(log_joint, axis=1)
+    peak = log_joint.max(1, keepdims=True)
+    return float(np.mean(peak[:, 0] + np.log(np.exp(log_joint - peak).sum(1))))
+
+
+def _smallest_relative_eigenvalue(covariances, covariance_type: str, x: np.ndarray) -> float:
+    """Smallest covariance eigenvalue of any component, over the data's smallest per-feature variance."""
+    if covariance_type == "diag":
+        smallest = float(np.min(covariances))
+    else:
+        smallest = float(min(np.linalg.eigvalsh(c).min() for c in covariances))
+    return smallest / float(x.var(0).min())
+
+
+def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
+    """Both methods on one mixture case for ``seeds`` seeds; see the module docstring.
+
+    ``em_options`` override scikit-learn's defaults (e.g. ``{"tol": 1e-6, "max_iter": 1000}``).
+    """
+    em_options = em_options or {}
+    from sklearn.mixture import GaussianMixture as EMGaussianMixture
+
+    x = case.x
+    with warnings.catch_warnings():  # warm-up, untimed: first-call costs would go to whoever is first
+        warnings.simplefilter("ignore")
+        GaussianMixture(case.n_components, covariance_type=case.covariance_type, n_restarts=2, max_steps=3).fit(x)
+        EMGaussianMixture(case.n_components, covariance_type=case.covariance_type, max_iter=2).fit(x)
+    runs = {"ours": [], "em": []}
+    for seed in range(seeds):
+        start = time.perf_counter()
+        try:
+            model = GaussianMixture(case.n_components, covariance_type=case.covariance_type, n_restarts=restarts,
+                                    seed=seed).fit(x)
+            seconds = time.perf_counter() - start
+            best = mixture_log_likelihood(x, model.weights_.numpy(), model.means_.numpy(),
+                                          model.covariances_.numpy(), case.covariance_type)
+            starts = [value for value in model.restart_log_likelihoods_.tolist() if np.isfinite(value)]
+            runs["ours"].append({"best": best, "seconds": seconds, "starts": starts,
+                                 "collapsed": len(model.collapses_), "steps": model.n_steps_,
+                                 "smallest_eigenvalue": _smallest_relative_eigenvalue(
+                                     model.covariances_.numpy(), case.covariance_type, x)})
+        except CovarianceCollapseError as error:
+            runs["ours"].append({"best": -np.inf, "seconds": time.perf_counter() - start, "starts": [],
+                                 "collapsed": restarts, "steps": error.step, "smallest_eigenvalue": 0.0})
+        start = time.perf_counter()
+        fits = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # EM's ConvergenceWarning when max_iter runs out
+            for index in range(restarts):
+                fits.append(EMGaussianMixture(case.n_components, covariance_type=case.covariance_type, n_init=1,
+                                              random_state=restarts * seed + index, **em_options).fit(x))
+        seconds = time.perf_counter() - start
+        values = [mixture_log_likelihood(x, fit.weights_, fit.means_, fit.covariances_, case.covariance_type)
+                  for fit in fits]
+        chosen = fits[int(np.argmax(values))]
+        runs["em"].append({"best": max(values), "seconds": seconds, "starts": values, "collapsed": 0,
+                           "steps": int(np.median([fit.n_iter_ for fit in fits])),
+                           "smallest_eigenvalue": _smallest_relative_eigenvalue(chosen.covariances_,
+                                                                                case.covariance_type, x)})
+    return _summarize(case.name, case.description, runs)
+
+
+def _hmmlearn_model(case: HmmCase, n_states: int, **options):
+    from hmmlearn import hmm
+
+    if case.emissions == "categorical":
+        return hmm.CategoricalHMM(n_states, **options)
+    return hmm.GaussianHMM(n_states, covariance_type=case.covariance_type, **options)
+
+
+def _hmm_score(case: HmmCase, start, transition, emission: dict) -> float:
+    """Mean log-likelihood per observation by hmmlearn's forward algorithm."""
+    peer = _hmmlearn_model(case, len(start), init_params="", params="")
+    peer.startprob_, peer.transmat_ = np.asarray(start), np.asarray(transition)
+    if case.emissions == "categorical":
+        peer.emissionprob_ = np.asarray(emission["emission"])
+    else:
+        peer.means_ = np.asarray(emission["means"])
+        peer.covars_ = np.asarray(emission["covariances"])
+    return float(peer.score(case.x, case.lengths)) / len(case.x)
+
+
+def _right_parameters(case: HmmCase, start, transition, emission: dict) -> bool:
+    if case.emissions == "categorical":
+        truth, estimate = case.emission_parameters["emission"], np.asarray(emission["emission"])
+        tolerance = RIGHT_TOLERANCE
+    else:
+        truth, estimate = case.emission_parameters["means"], np.asarray(emission["means"])
+        tolerance = RIGHT_MEAN_TOLERANCE * case.x.std(0)
+    for order in itertools.permutations(range(len(case.start))):
+        order = list(order)
+        transition_gap = np.abs(np.asarray(transition)[np.ix_(order, order)] - case.transition).max()
+        if transition_gap <= RIGHT_TOLERANCE and np.all(np.abs(estimate[order] - truth) <= tolerance):
+            return True
+    return False
+
+
+def run_hmm_case(case: HmmCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
+    """Both methods on one HMM case for ``seeds`` seeds; see the module docstring.
+
+    ``em_options`` override the hmmlearn settings (``n_iter=1000`` and hmmlearn's defaults).
+    """
+    em_options = {"n_iter": 1000, **(em_options or {})}
+    n_states = len(case.start)
+    model_class = CategoricalHMM if case.emissions == "categorical" else GaussianHMM
+    options = {} if case.emissions == "categorical" else {"covariance_type": case.covariance_type}
+    with warnings.catch_warnings():  # warm-up, untimed (see run_mixture_case)
+        warnings.simplefilter("ignore")
+        model_class(n_states, n_restarts=2, max_steps=3, **options).fit(case.x, case.lengths)
+        _hmmlearn_model(case, n_states, n_iter=2).fit(case.x, case.lengths)
+    runs = {"ours": [], "em": []}
+    for seed in range(seeds):
+        start = time.perf_counter()
+        if case.emissions == "categorical":
+            model = CategoricalHMM(n_states, n_restarts=restarts, seed=seed).fit(case.x, case.lengths)
+            emission = {"emission": model.emission_probabilities_.numpy()}
+        else:
+            model = GaussianHMM(n_states, covariance_type=case.covariance_type, n_restarts=restarts,
+                                seed=seed).fit(case.x, case.lengths)
+            emission = {"means": model.means_.numpy(), "covariances": model.covariances_.numpy()}
+        seconds = time.perf_counter() - start
+        chain = (model.start_probabilities_.numpy(), model.transition_matrix_.numpy())
+        runs["ours"].append({
+            "best": _hmm_score(case, *chain, emission), "seconds": seconds, "collapsed": len(model.collapses_),
+            "starts": [value for value in model.restart_log_likelihoods_.tolist() if np.isfinite(value)],
+            "steps": model.n_steps_, "right": _right_parameters(case, *chain, emission)})
+        start = time.perf_counter()
+        fits = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for index in range(restarts):
+                fits.append(_hmmlearn_model(case, n_states, random_state=restarts * seed + index, **em_options)
+                            .fit(case.x, case.lengths))
+        seconds = time.perf_counter() - start
+        values = [float(fit.score(case.x, case.lengths)) / len(case.x) for fit in fits]
+        chosen = fits[int(np.argmax(values))]
+        emission = ({"emission": chosen.emissionprob_} if case.emissions == "categorical"
+                    else {"means": chosen.means_, "covariances": chosen.covars_})
+        runs["em"].append({"best": max(values), "seconds": seconds, "starts": values, "collapsed": 0,
+                           "steps": int(np.median([fit.monitor_.iter for fit in fits])),
+                           "right": _right_parameters(case, chosen.startprob_, chosen.transmat_, emission)})
+    return _summarize(case.name, case.description, runs)
+
+
+def _summarize(name: str, description: str, runs: dict) -> dict:
+    """Per-method medians, worst cases and stuck rates, and the per-seed comparison."""
+    everything = [value for method in runs.values() for run in method for value in [run["best"], *run["starts"]]]
+    reference = max(everything)
+    summary = {"case": name, "description": description, "best_known": reference, "seeds": len(runs["ours"])}
+    for method, method_runs in runs.items():
+        best = np.array([run["best"] for run in method_runs])
+        starts = np.array([value for run in method_runs for value in run["starts"]])
+        summary[method] = {
+            "median_best": float(np.median(best)),
+            "worst_best": float(best.min()),
+            "median_seconds": float(np.median([run["seconds"] for run in method_runs])),
+            "median_steps": float(np.median([run["steps"] for run in method_runs])),
+            "stuck_starts": float(np.mean(starts < reference - STUCK_GAP)) if len(starts) else None,
+            "stuck_best_of_restarts": float(np.mean(best < reference - STUCK_GAP)),
+            "collapsed_starts": int(sum(run["collapsed"] for run in method_runs)),
+        }
+        if "right" in method_runs[0]:
+            summary[method]["right_parameters"] = float(np.mean([run["right"] for run in method_runs]))
+        if "smallest_eigenvalue" in method_runs[0]:
+            summary[method]["smallest_relative_eigenvalue"] = float(min(run["smallest_eigenvalue"]
+                                                                      for run in method_runs))
+    differences = np.array([ours["best"] - em["best"] for ours, em in zip(runs["ours"], runs["em"])])
+    summary["seeds_ours_at_least_em"] = int(np.sum(differences >= 0))
+    if "smallest_eigenvalue" in runs["em"][0]:  # are EM's wins made of near-singular covariances?
+        ahead = [em["smallest_eigenvalue"] for ours, em in zip(runs["ours"], runs["em"]) if em["best"] > ours["best"]]
+        summary["em_ahead_median_smallest_relative_eigenvalue"] = float(np.median(ahead)) if ahead else None
+    summary["worst_difference"] = float(differences.min())
+    summary["time_ratio"] = summary["ours"]["median_seconds"] / summary["em"]["median_seconds"]
+    return summary
+
+
+def _row(label: str, result: dict, extra: str) -> str:
+    stuck = "-" if result["stuck_starts"] is None else f"{100 * result['stuck_starts']:.0f}%"
+    return (f"  {label:<6}{result['median_best']:>14.6f}{result['worst_best']:>14.6f}{result['median_seconds']:>9.2f}"
+            f"{result['median_steps']:>8.0f}{stuck:>8}{100 * result['stuck_best_of_restarts']:>8.0f}%"
+            f"{result['collapsed_starts']:>7}  {extra}")
+
+
+def _header(restarts: int) -> str:
+    return (f"  {'':<6}{'median LL':>14}{'worst LL':>14}{'med s':>9}{'steps':>8}{'stuck':>8}{'stuck':>9}"
+            f"{'coll.':>7}\n  {'':<6}{'best of ' + str(restarts):>14}{'best of ' + str(restarts):>14}{'':>9}"
+            f"{'(med)':>8}{'starts':>8}{'best':>9}")
+
+
+def _verdict(result: dict) -> str:
+    seeds = result["seeds"]
+    line = (f"  ours >= EM on {result['seeds_ours_at_least_em']}/{seeds} seeds (worst ours - EM: "
+            f"{result['worst_difference']:+.2e}); time ours/EM {result['time_ratio']:.2f}x")
+    if result.get("em_ahead_median_smallest_relative_eigenvalue") is not None:
+        line += (f"; where EM is ahead, its smallest eigenvalue / data variance has median "
+                 f"{result['em_ahead_median_smallest_relative_eigenvalue']:.1e}")
+    return line
+
+
+def format_mixture_rows(results: list[dict], restarts: int) -> str:
+    lines = [f"Gaussian mixtures: ascentrl GaussianMixture ({restarts} restarts in one batch) vs scikit-learn EM "
+             f"({restarts} k-means starts), mean log-likelihood per point"]
+    for result in results:
+        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
+        for method, label in (("ours", "ours"), ("em", "EM")):
+            smallest = result[method]["smallest_relative_eigenvalue"]
+            lines.append(_row(label, result[method], f"smallest eigenvalue / data variance {smallest:.1e}"))
+        lines.append(_verdict(result))
+    return "\n".join(lines)
+
+
+def format_hmm_rows(results: list[dict], restarts: int) -> str:
+    lines = [f"HMMs: ascentrl ({restarts} restarts in one batch) vs hmmlearn Baum-Welch ({restarts} starts), "
+             "mean log-likelihood per observation"]
+    for result in results:
+        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
+        for method, label in (("ours", "ours"), ("em", "EM")):
+            right = result[method]["right_parameters"]
+            lines.append(_row(label, result[method], f"right parameters (best of {restarts}): {100 * right:.0f}%"))
+        lines.append(_verdict(result))
+    return "\n".join(lines)
+
+
+def torch_threads(threads: int) -> None:
+    """One thread count for torch and for the BLAS/OpenMP pools numpy and scikit-learn use."""
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(threads)
