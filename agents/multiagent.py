@@ -34,7 +34,9 @@ One iteration, top to bottom:
      whose agents move at different times, does not have; they refuse turn-based envs.
 
 3. **Record.** Mean return of every agent over the batch; for a matrix game (an env id of
-   :data:`ascentrl.envs.MATRIX_GAMES`) also each agent's learned mixed strategy and its NashConv.
+   :data:`ascentrl.envs.MATRIX_GAMES`) also each agent's learned mixed strategy and its NashConv;
+   for an extensive-form game (``extensive/kuhn_poker``, ``extensive/leduc_poker``) the exact
+   NashConv of the learned policy table (:mod:`ascentrl.agents.extensive_play`).
 
 A matrix game's *learned mixed strategy* is the agent's action distribution averaged over the
 observations of the last batch; with ``memoryless`` policies (the default for matrix games) the
@@ -69,6 +71,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from ascentrl.agents.conv_policy import conv_policy_parameters
+from ascentrl.agents.extensive_play import extensive_game_of, learned_nash_conv
 from ascentrl.agents.multiagent_config import DATA_PARALLEL_METHODS, METHODS, MultiAgentConfig
 from ascentrl.agents.multiagent_objectives import (
     joint_return_estimates,
@@ -141,6 +144,7 @@ class MultiAgentReinforce(MultiAgentPlay, MultiAgentReporting, Learner):
             self.spaces = self.envs.spaces
             unwrapped = self.envs.envs[0].unwrapped
             self.game = unwrapped.game if isinstance(unwrapped, MatrixGameEnv) else None
+            self.extensive_game = extensive_game_of(unwrapped)
             self.memoryless = config.memoryless if config.memoryless is not None else self.game is not None
             self.shared = config.method == "shared"
             self._check_method()
@@ -385,7 +389,11 @@ class MultiAgentReinforce(MultiAgentPlay, MultiAgentReporting, Learner):
         return self.agent_policies.strategies(batch)
 
     def nash_conv(self, batch: MultiAgentBatch | None = None) -> float:
-        """NashConv of :meth:`strategies` in the matrix game (nan for other envs)."""
+        """NashConv of :meth:`strategies` in the matrix game, or of the learned policy table in an
+        extensive-form game (:func:`~ascentrl.agents.extensive_play.learned_nash_conv`, exact);
+        nan for other envs."""
+        if self.extensive_game is not None:
+            return learned_nash_conv(self)
         if self.game is None:
             return math.nan
         return float(self.game.nash_conv(self.strategies(batch)))

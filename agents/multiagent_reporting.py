@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ascentrl.agents.extensive_play import learned_nash_conv
 from ascentrl.agents.multiagent_evaluation import Opponent, PolicyOpponent, SeatRecord, opponent_from_spec
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch
 from ascentrl.plots import write_line_plot
@@ -55,8 +56,9 @@ class MultiAgentTrainingOptions:
     def stop_rules(self, learners: Any) -> tuple[Budget, list[StopRule], None]:
         """The iteration budget and the NashConv target, if any (no final evaluation); the opponent
         of ``eval_opponent`` is checked here, before any training."""
-        if self.target_nash_conv is not None and learners.game is None:
-            raise ValueError(f"--target-nash-conv needs a matrix game; {learners.config.env} is not one")
+        if self.target_nash_conv is not None and learners.game is None and learners.extensive_game is None:
+            raise ValueError(f"--target-nash-conv needs a matrix game or an extensive/ game; "
+                             f"{learners.config.env} is neither")
         if self.eval_opponent is not None:
             _close(opponent_from_spec(self.eval_opponent, learners))
         targets = [] if self.target_nash_conv is None else [NashConvTarget(self.target_nash_conv)]
@@ -91,7 +93,8 @@ class MultiAgentReporting:
 
     def measures(self, batch: MultiAgentBatch, totals: dict[str, float]) -> dict[str, Any]:
         """``mean_returns`` of every agent over the iteration's episodes; for a matrix game also the
-        learned ``strategies`` after the update and their ``nash_conv`` (nan and None otherwise)."""
+        learned ``strategies`` after the update and their ``nash_conv``; for an extensive-form game
+        the exact ``nash_conv`` of the learned policy table (nan and None otherwise)."""
         strategies = None
         if self.game is not None:
             if self.memoryless or self.distributed.world_size == 1:
@@ -104,10 +107,16 @@ class MultiAgentReporting:
         return {
             "mean_returns": {agent: totals[f"return_sum {index}"] / totals["episodes"]
                              for index, agent in enumerate(self.agents)},
-            "nash_conv": float(self.game.nash_conv(strategies)) if strategies is not None else math.nan,
+            "nash_conv": (float(self.game.nash_conv(strategies)) if strategies is not None else
+                          learned_nash_conv(self) if self.extensive_game is not None else math.nan),
             "strategies": None if strategies is None else {
                 agent: strategy.tolist() for agent, strategy in zip(self.agents, strategies)},
         }
+
+    @property
+    def measures_nash_conv(self) -> bool:
+        """Whether the records hold a NashConv: matrix games and extensive-form games."""
+        return self.game is not None or self.extensive_game is not None
 
     @property
     def run_name(self) -> str:
@@ -121,15 +130,16 @@ class MultiAgentReporting:
         """Counters, each agent's mean return, and for a matrix game NashConv and every strategy."""
         row = {"iteration": record.iteration, **record.counters, "wall_seconds": record.wall_seconds}
         row.update({f"return_{agent}": value for agent, value in record.mean_returns.items()})
-        if record.strategies is not None:
+        if not math.isnan(record.nash_conv):
             row["nash_conv"] = record.nash_conv
+        if record.strategies is not None:
             for names, (agent, strategy) in zip(self._action_names(), record.strategies.items()):
                 row.update({f"p_{agent}_{name}": probability for name, probability in zip(names, strategy)})
         row.update(record.metrics)
         return row
 
     def progress_postfix(self, record: Record) -> dict[str, Any]:
-        if record.strategies is not None:
+        if not math.isnan(record.nash_conv):
             return {"nash_conv": f"{record.nash_conv:.4f}"}
         return {agent: f"{value:.2f}" for agent, value in record.mean_returns.items()}
 
@@ -180,7 +190,7 @@ class MultiAgentReporting:
             "episodes": history.episodes,
             "wall_seconds": history.wall_seconds,
             "mean_returns": last.mean_returns,
-            "nash_conv": history.final("nash_conv") if self.game is not None else None,
+            "nash_conv": history.final("nash_conv") if self.measures_nash_conv else None,
             "strategies": last.strategies,
             "target_nash_conv": target,
             "reached_target": history.reached_target if target is not None else None,
@@ -196,7 +206,7 @@ class MultiAgentReporting:
     def outcome(self, history: History, targets: list[StopRule], extra: dict[str, Any]) -> list[str]:
         """The lines a script prints at the end."""
         config, last = self.config, history.records[-1]
-        result = (f"NashConv {history.final('nash_conv'):.4f}" if self.game is not None else
+        result = (f"NashConv {history.final('nash_conv'):.4f}" if self.measures_nash_conv else
                   "mean returns " + ", ".join(f"{agent} {value:.3f}" for agent, value in last.mean_returns.items()))
         processes = f" on {self.distributed.world_size} processes" if self.distributed.world_size > 1 else ""
         lines = [f"{config.method} on {config.env}, seed {config.seed}{processes}: {self.iterations} iterations, "
@@ -212,25 +222,26 @@ class MultiAgentReporting:
         return lines
 
     def write_plots(self, folder: Path, history: History, targets: list[StopRule]) -> list[str]:
-        """returns.png; for a matrix game also strategies.png and nash_conv.png."""
+        """returns.png; nash_conv.png for a matrix or extensive-form game; strategies.png for a matrix game."""
         config, records = self.config, history.records
         iterations = [record.iteration for record in records]
         title = f"{config.method} on {config.env}, seed {config.seed}"
         write_line_plot(folder / "returns.png",
                         {agent: (iterations, [r.mean_returns[agent] for r in records]) for agent in self.agents},
                         xlabel="iteration", ylabel="mean return per episode", title=title)
+        target = next((rule.target for rule in targets if isinstance(rule, NashConvTarget)), None)
+        if self.measures_nash_conv:
+            write_line_plot(folder / "nash_conv.png", {"NashConv": (iterations, [r.nash_conv for r in records])},
+                            xlabel="iteration", ylabel="NashConv", title=title,
+                            reference=("target", target) if target is not None else None)
         if self.game is None:
-            return ["returns.png"]
+            return ["returns.png", "nash_conv.png"] if self.measures_nash_conv else ["returns.png"]
         strategy_series = {
             f"{agent}: {name}": (iterations, [r.strategies[agent][action] for r in records])
             for agent, names in zip(self.agents, self._action_names()) for action, name in enumerate(names)
         }
         write_line_plot(folder / "strategies.png", strategy_series, xlabel="iteration",
                         ylabel="probability", title=f"learned mixed strategies: {title}")
-        target = next((rule.target for rule in targets if isinstance(rule, NashConvTarget)), None)
-        write_line_plot(folder / "nash_conv.png", {"NashConv": (iterations, [r.nash_conv for r in records])},
-                        xlabel="iteration", ylabel="NashConv", title=title,
-                        reference=("target", target) if target is not None else None)
         return ["returns.png", "strategies.png", "nash_conv.png"]
 
 

@@ -102,6 +102,11 @@ MULTIAGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "classic/tictactoe-v3": {"num_envs": 256, "observation_encoding": "flatten"},
         "classic/connect_four-v3": {"num_envs": 256, "observation_encoding": "flatten"},
         "classic/leduc_holdem-v4": {"num_envs": 256, "hidden_sizes": (64, 64)},
+        # Kuhn and Leduc poker (ascentrl.envs.ExtensiveGameEnv): the observation is the one-hot
+        # information set, so a linear policy is a tabular one; the entropy bonus keeps self-play
+        # near a quantal response equilibrium instead of cycling far from the Nash equilibrium
+        # (measured in scripts/bench_extensive_sampled_play.py).
+        "extensive/": {"num_envs": 512, "hidden_sizes": (), "entropy_coef": 0.03, "lr": 3e-3},
     },
 }
 """``scripts/train_multiagent.py`` presets: ``MULTIAGENT_PRESETS[algo][env id or family]``, option ->

@@ -7,7 +7,11 @@
 - a PettingZoo id such as ``"classic/rps-v2"`` or ``"classic/tictactoe-v3"`` from PettingZoo's
   registry (``pettingzoo.make``, PettingZoo >= 1.27; older versions import the
   ``pettingzoo.<family>.<name>_v<N>`` module);
-- ``mpe2/<name>-v<N>`` from the ``mpe2`` package (the module ``mpe2.<name>_v<N>``).
+- ``mpe2/<name>-v<N>`` from the ``mpe2`` package (the module ``mpe2.<name>_v<N>``);
+- ``extensive/<game>`` for a built-in extensive-form game of :data:`ascentrl.games.extensive.EXTENSIVE_GAMES`
+  (``extensive/kuhn_poker``, ``extensive/leduc_poker``) as an :class:`~ascentrl.envs.ExtensiveGameEnv`,
+  whose observations are one-hot information sets, so a learned policy maps onto a policy table
+  for exact NashConv.
 
 PettingZoo has two APIs. A ``ParallelEnv`` steps every live agent at once. An ``AECEnv`` steps one
 agent at a time (``agent_selection``); if its agents all act once per cycle
@@ -27,12 +31,16 @@ import pettingzoo
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import aec_to_parallel
 
+from ascentrl.envs.extensive_game_env import ExtensiveGameEnv
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.matrix_games import MATRIX_GAMES, make_matrix_game
+from ascentrl.games.extensive import EXTENSIVE_GAMES
 
-__all__ = ["is_turn_based", "make_pettingzoo_env", "make_parallel_env"]
+__all__ = ["EXTENSIVE_PREFIX", "is_turn_based", "make_pettingzoo_env", "make_parallel_env"]
 
 _MPE2_PREFIX = "mpe2/"
+EXTENSIVE_PREFIX = "extensive/"
+"""Ids ``extensive/<game>`` name the extensive-form games of :data:`ascentrl.games.extensive.EXTENSIVE_GAMES`."""
 _PETTINGZOO_EXTRAS = ("atari", "butterfly", "classic", "mpe", "sisl")
 """Env families with an extra of their own in PettingZoo's packaging (pip install 'pettingzoo[FAMILY]')."""
 
@@ -68,6 +76,8 @@ def make_pettingzoo_env(env_id: str, *, episode_length: int | None = None, **kwa
         if kwargs:
             raise ValueError(f"matrix game {env_id!r} takes no env options, got {sorted(kwargs)}")
         return MatrixGameEnv(make_matrix_game(env_id), rounds=episode_length or 1)
+    if env_id.startswith(EXTENSIVE_PREFIX):
+        return _make_extensive(env_id, episode_length, kwargs)
     if episode_length is not None:
         kwargs["max_cycles"] = episode_length
     if env_id.startswith(_MPE2_PREFIX):
@@ -91,6 +101,19 @@ def make_parallel_env(env_id: str, *, episode_length: int | None = None, **kwarg
         raise ValueError(f"{env_id} is a turn-based AEC env (agents do not all act once per cycle); a "
                          f"ParallelEnv needs agents that act simultaneously (TurnBasedEnvBatch plays it)")
     return env
+
+
+def _make_extensive(env_id: str, episode_length: int | None, kwargs: dict[str, Any]) -> ExtensiveGameEnv:
+    """``extensive/<game>``: one deal per episode, so there is no episode length to set."""
+    name = env_id[len(EXTENSIVE_PREFIX):]
+    if name not in EXTENSIVE_GAMES:
+        raise ValueError(f"unknown env id {env_id!r}: the extensive-form games are "
+                         f"{', '.join(EXTENSIVE_PREFIX + game for game in EXTENSIVE_GAMES)}")
+    if episode_length is not None:
+        raise ValueError(f"{env_id} plays one deal per episode; episode_length does not apply (got {episode_length})")
+    if kwargs:
+        raise ValueError(f"{env_id} takes no env options, got {sorted(kwargs)}")
+    return ExtensiveGameEnv(name)
 
 
 def _parallel_if_possible(env: AECEnv) -> ParallelEnv | AECEnv:

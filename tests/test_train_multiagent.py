@@ -110,7 +110,8 @@ def test_pettingzoo_env_run_reports_returns_and_no_nash_conv(tmp_path):
     (["--iterations", "0"], "--iterations must be a positive integer"),
     (["--gamma", "1.5"], "gamma must be in [0.0, 1.0]"),
     (["--env", "matching_pennies_3p", "--method", "lola"], "needs 2 players"),
-    (["--env", "classic/rps-v2", "--target-nash-conv", "0.1"], "--target-nash-conv needs a matrix game"),
+    (["--env", "classic/rps-v2", "--target-nash-conv", "0.1"],
+     "--target-nash-conv needs a matrix game or an extensive/ game"),
     (["--ascent", "{not json"], "argument --ascent: expected a JSON object"),
 ])
 def test_bad_input_exits_2_with_one_line(arguments, message, capsys):
