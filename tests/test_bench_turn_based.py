@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
+import bench_turn_based
 import pytest
 from harness.tictactoe_minimax import PerfectTicTacToe, position_value
 from harness.turn_based_games import TrainedPlayer, UniformRandom, compare, play_games
-
-import bench_turn_based
 
 TICTACTOE = "classic/tictactoe-v3"
 
