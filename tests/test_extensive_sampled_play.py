@@ -83,3 +83,28 @@ def test_the_training_script_stops_at_a_nash_conv_target_on_kuhn_poker(tmp_path,
     assert summary["nash_conv"] <= 0.95 and set(summary["vs_random"]) == {"player_0", "player_1"}
     assert (tmp_path / "nash_conv.png").exists()
     capsys.readouterr()
+
+
+def test_the_benchmark_reports_a_curve_that_starts_near_uniform_play(capsys):
+    import bench_extensive_sampled_play
+
+    assert bench_extensive_sampled_play.main(["--games", "kuhn_poker", "--seconds", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["games"][0]
+    assert result["uniform_nash_conv"] == pytest.approx(KUHN_UNIFORM_NASH_CONV, abs=1e-12)
+    first, last = result["curve"][0], result["curve"][-1]
+    assert first["average_nash_conv"] == first["last_nash_conv"]  # the average of one plan is that plan
+    assert last["seconds"] >= 1.0 and last["episodes"] == 512 * last["iterations"]
+
+
+@pytest.mark.parametrize("arguments, fragment", [
+    (["--games", "chess"], "--games must be among kuhn_poker, leduc_poker"),
+    (["--seconds", "-1"], "--seconds must be > 0"),
+    (["--games", "kuhn_poker", "--overrides", '{"entropy_coef": -1}'], "--overrides: entropy_coef must be in"),
+])
+def test_the_benchmark_refuses_bad_input_in_one_line(arguments, fragment, capsys):
+    import bench_extensive_sampled_play
+
+    with pytest.raises(SystemExit) as exit_info:
+        bench_extensive_sampled_play.main(arguments)
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1 and fragment in error, error
