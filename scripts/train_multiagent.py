@@ -10,11 +10,13 @@ learners (self-play in a turn-based game: shared is one policy that knows its se
 reinforce, a game dynamics that steps all agents at once on their sampled returns: simultaneous,
 alternating, optimistic, extragradient, sga, consensus or lola (two agents, simultaneous moves only).
 For a matrix game the learned mixed strategies and their exploitability (NashConv) are tracked
-after every iteration, and --target-nash-conv can stop training early.
+after every iteration, and --target-nash-conv can stop training early; so is, exactly, the
+NashConv of the policy learned from sampled deals of extensive/kuhn_poker or extensive/leduc_poker
+(ascentrl.envs.ExtensiveGameEnv).
 
 Presets: an env with a tuned preset for the --algo (ascentrl.agents.MULTIAGENT_PRESETS: tic-tac-toe,
-connect four, Leduc hold'em, the classic and mpe2 families) starts from it, and says so; any
-option given overrides it, and --preset none starts from the plain defaults (reinforce's are tuned
+connect four, Leduc hold'em, the classic, mpe2 and extensive families) starts from it, and says
+so; any option given overrides it, and --preset none starts from the plain defaults (reinforce's are tuned
 for matrix games, which have no preset). Board observations such as connect four's (6, 7, 2) are
 read by a small convolutional network; --observation-encoding flatten flattens them instead.
 
