@@ -7,7 +7,13 @@ One iteration, top to bottom:
 
 1. **Rollout** (:func:`~ascentrl.agents.multiagent_rollout.collect_episodes`). ``N`` copies of the
    env each play one episode; every live agent samples ``a ~ pi_i(.|o)`` by the Gumbel-max trick
-   over its legal actions. Agents that leave are masked and never stepped again.
+   over its legal actions (illegal ones have probability exactly 0). Agents that leave are masked
+   and never stepped again. In a *turn-based* game (a PettingZoo AEC env such as tic-tac-toe or
+   connect four) the agent whose turn it is moves in each copy, and each agent's trajectory is
+   its own decisions, credited with the rewards that arrive until its next move
+   (:func:`~ascentrl.agents.turn_based_rollout.collect_turns`), so the objectives below apply
+   to it unchanged. Self-play is the ``shared`` method (one policy that knows its seat) or
+   ``independent`` (one policy per seat).
 2. **Objectives and step**, by ``method``:
 
    - ``independent``: one policy and one ``Ascent`` per agent; agent i ascends its REINFORCE
@@ -23,9 +29,14 @@ One iteration, top to bottom:
      (:func:`~ascentrl.agents.multiagent_objectives.joint_return_estimates`), which carry the
      cross-agent derivatives that opponent-aware dynamics need. ``simultaneous`` is plain
      simultaneous policy-gradient ascent: with ``gamma = 1`` its step is the ``independent`` one.
+     They need simultaneous moves: the joint importance weight of step ``t`` multiplies the
+     probabilities of the actions all agents took *together* at ``t``, which a turn-based game,
+     whose agents move at different times, does not have; they refuse turn-based envs.
 
 3. **Record.** Mean return of every agent over the batch; for a matrix game (an env id of
-   :data:`ascentrl.envs.MATRIX_GAMES`) also each agent's learned mixed strategy and its NashConv.
+   :data:`ascentrl.envs.MATRIX_GAMES`) also each agent's learned mixed strategy and its NashConv;
+   for an extensive-form game (``extensive/kuhn_poker``, ``extensive/leduc_poker``) the exact
+   NashConv of the learned policy table (:mod:`ascentrl.agents.extensive_play`).
 
 A matrix game's *learned mixed strategy* is the agent's action distribution averaged over the
 observations of the last batch; with ``memoryless`` policies (the default for matrix games) the
@@ -53,27 +64,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ascentrl import validation
+from ascentrl.agents.conv_policy import conv_policy_parameters
+from ascentrl.agents.extensive_play import extensive_game_of, learned_nash_conv
+from ascentrl.agents.multiagent_config import DATA_PARALLEL_METHODS, METHODS, MultiAgentConfig
 from ascentrl.agents.multiagent_objectives import (
     joint_return_estimates,
     reinforce_objective,
     reinforce_weights,
+    value_objective,
 )
+from ascentrl.agents.multiagent_play import MultiAgentPlay
 from ascentrl.agents.multiagent_policies import AgentPolicies
 from ascentrl.agents.multiagent_reporting import MultiAgentReporting
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch, collect_episodes
+from ascentrl.agents.turn_based_rollout import collect_turns
 from ascentrl.distributed import DistributedContext, all_reduce_gradients
 from ascentrl.envs.matrix_game_env import MatrixGameEnv
 from ascentrl.envs.matrix_games import MATRIX_GAMES
-from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch, describe_agent_spaces, make_parallel_env
+from ascentrl.envs.pettingzoo_envs import AgentTensors, ParallelEnvBatch
+from ascentrl.envs.pettingzoo_registry import is_turn_based, make_pettingzoo_env
+from ascentrl.envs.pettingzoo_spaces import describe_agent_spaces
+from ascentrl.envs.turn_based import TurnBasedEnvBatch
 from ascentrl.games import DYNAMICS, make_dynamics
 from ascentrl.resources import (
     ENV_OBJECT_BYTES,
@@ -84,7 +101,6 @@ from ascentrl.resources import (
     network_parameters,
 )
 from ascentrl.training import (
-    EVALUATION_SEED_OFFSET,
     Budget,
     IterationBudget,
     Learner,
@@ -94,96 +110,8 @@ from ascentrl.training import (
 
 __all__ = ["DATA_PARALLEL_METHODS", "METHODS", "MultiAgentConfig", "MultiAgentReinforce"]
 
-Method = Literal["independent", "shared", "simultaneous", "alternating", "optimistic", "extragradient",
-                 "sga", "consensus", "lola"]
-METHODS: tuple[str, ...] = get_args(Method)
-"""``independent``, ``shared``, and every game dynamics of :data:`ascentrl.games.DYNAMICS`."""
-DATA_PARALLEL_METHODS: tuple[str, ...] = ("independent", "shared")
-"""The methods that train data-parallel: their step direction is a mean of per-episode terms, so
-the all-reduced mean of the ranks' directions is the direction of the union of their batches."""
 
-
-@dataclass
-class MultiAgentConfig:
-    """Hyperparameters of :class:`MultiAgentReinforce`; the defaults suit matrix games."""
-
-    env: str = "matching_pennies"
-    """A matrix game name (played repeatedly) or a PettingZoo id such as classic/rps-v2."""
-    method: Method = "lola"
-    """independent or shared REINFORCE learners, or a game dynamics stepping all agents."""
-    seed: int = 0
-    """Seed of the networks' initialization, the action noise and the environments."""
-    num_envs: int = 128
-    """Env copies, i.e. episodes per update."""
-    episode_length: int | None = None
-    """Rounds per episode of a matrix game (none: 1) or max_cycles of a PettingZoo env (none: its own)."""
-    max_episode_steps: int = 1000
-    """Steps after which a rollout cuts the episodes still running (a truncation)."""
-    gamma: float = 0.99
-    """Discount factor in [0, 1]."""
-    baseline: Literal["none", "mean"] = "mean"
-    """Baseline subtracted from the returns: none, or the leave-one-out batch mean at each step."""
-    normalize_advantages: bool = False
-    """Rescale each agent's weights to zero mean and unit variance (independent and shared only)."""
-    entropy_coef: float = 0.0
-    """Weight of the entropy bonus added to every agent's objective."""
-    lr: float = 0.5
-    """Learning rate of every agent's Ascent optimizer."""
-    lr_schedule: Literal["constant", "linear", "inverse", "inverse_sqrt"] = "linear"
-    """Keep the rate, decay it linearly to 0 over train()'s iterations, or to lr/(1+t/tau) or lr/sqrt(1+t/tau)."""
-    lr_time_scale: float = 10.0
-    """tau of the inverse and inverse_sqrt schedules, in iterations: the rate after t is lr/(1+t/tau)^p."""
-    max_grad_norm: float | None = None
-    """Clip each agent's gradient to this global norm (Ascent clip_norm); none disables."""
-    ascent: dict[str, Any] = field(default_factory=dict)
-    """Other keyword arguments of ascentrl.Ascent, e.g. {"momentum": 0.9} or {"adaptive": "adam"}."""
-    dynamics_options: dict[str, Any] = field(default_factory=dict)
-    """Options of the game dynamics, e.g. {"lookahead": 1.0} for lola, {"extrapolation_lr": 2.0} for extragradient."""
-    memoryless: bool | None = None
-    """Policies ignore observations (one softmax mixed strategy each); none: yes for matrix games."""
-    initial_logit_std: float = 1.0
-    """Memoryless policies start from softmax(z), z ~ N(0, std^2) per action (seeded); 0: uniform."""
-    hidden_sizes: tuple[int, ...] = (32,)
-    """Hidden layer widths of the policies (tanh); empty for linear ones; unused if memoryless."""
-    torch_threads: int | None = 1
-    """torch intra-op threads, set process-wide when training starts; none leaves torch's."""
-    on_nonfinite: Literal["stop", "skip"] = "stop"
-    """A NaN/inf objective or step direction: stop training with an error, or skip that update."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.env, str) or not self.env:
-            raise ValueError(f"env must be a matrix game name or a PettingZoo id, got {self.env!r}")
-        validation.check_choice("method", self.method, METHODS)
-        validation.check_choice("baseline", self.baseline, ("none", "mean"))
-        validation.check_choice("lr_schedule", self.lr_schedule, ("constant", "linear", "inverse", "inverse_sqrt"))
-        validation.check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
-        validation.check_seed("seed", self.seed)
-        validation.check_positive_int("num_envs", self.num_envs)
-        validation.check_positive_int("episode_length", self.episode_length, allow_none=True)
-        validation.check_positive_int("max_episode_steps", self.max_episode_steps)
-        validation.check_number("gamma", self.gamma, 0.0, 1.0)
-        validation.check_number("entropy_coef", self.entropy_coef, 0.0)
-        validation.check_number("lr", self.lr, 0.0, include_low=False)
-        validation.check_number("lr_time_scale", self.lr_time_scale, 0.0, include_low=False)
-        validation.check_number("initial_logit_std", self.initial_logit_std, 0.0)
-        if self.max_grad_norm is not None:
-            validation.check_number("max_grad_norm", self.max_grad_norm, 0.0, include_low=False)
-        validation.check_bool("normalize_advantages", self.normalize_advantages)
-        validation.check_bool("memoryless", self.memoryless, allow_none=True)
-        if self.normalize_advantages and self.method in DYNAMICS:
-            raise ValueError(
-                f"normalize_advantages applies to the independent and shared methods only; the game "
-                f"dynamics ({self.method}) differentiate return estimates, which normalizing would change"
-            )
-        validation.check_keyword_arguments("ascent", self.ascent, reserved={"lr": "lr", "clip_norm": "max_grad_norm"})
-        validation.check_keyword_arguments("dynamics_options", self.dynamics_options)
-        if self.dynamics_options and self.method not in DYNAMICS:
-            raise ValueError(f"dynamics_options needs a game-dynamics method, not {self.method!r}")
-        self.hidden_sizes = validation.check_positive_ints("hidden_sizes", self.hidden_sizes)
-        validation.check_positive_int("torch_threads", self.torch_threads, allow_none=True)
-
-
-class MultiAgentReinforce(MultiAgentReporting, Learner):
+class MultiAgentReinforce(MultiAgentPlay, MultiAgentReporting, Learner):
     """Independent, parameter-shared, or game-dynamics REINFORCE learners (module docstring).
 
     Example::
@@ -209,13 +137,14 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
                 f"method {config.method}: data-parallel training supports only {' and '.join(DATA_PARALLEL_METHODS)} "
                 f"(a game dynamics' second-order direction is not the average of per-rank directions)")
         check_memory(self.memory_needs(config))  # before anything is built
-        self.envs = ParallelEnvBatch(lambda: make_parallel_env(config.env, episode_length=config.episode_length),
-                                     config.num_envs)
+        self.envs = _env_batch(config)
         try:
+            self.turn_based = isinstance(self.envs, TurnBasedEnvBatch)
             self.agents = self.envs.possible_agents
             self.spaces = self.envs.spaces
             unwrapped = self.envs.envs[0].unwrapped
             self.game = unwrapped.game if isinstance(unwrapped, MatrixGameEnv) else None
+            self.extensive_game = extensive_game_of(unwrapped)
             self.memoryless = config.memoryless if config.memoryless is not None else self.game is not None
             self.shared = config.method == "shared"
             self._check_method()
@@ -223,10 +152,15 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
                 torch.manual_seed(config.seed)
                 self.agent_policies = AgentPolicies(self.spaces, shared=self.shared, memoryless=self.memoryless,
                                                     hidden_sizes=config.hidden_sizes,
-                                                    initial_logit_std=config.initial_logit_std)
+                                                    initial_logit_std=config.initial_logit_std,
+                                                    conv_channels=config.conv_channels,
+                                                    values=config.baseline == "value")
             self.policies = self.agent_policies.policies
+            self.value_networks = self.agent_policies.values
             self.broadcast_networks()
             self.optimizers = [self.make_ascent(policy.parameters(), config.lr) for policy in self.policies]
+            value_lr = config.value_lr if config.value_lr is not None else config.lr
+            self.value_optimizers = [self.make_ascent(values.parameters(), value_lr) for values in self.value_networks]
             self.dynamics = None
             if config.method in DYNAMICS:
                 self.dynamics = self._make_dynamics()
@@ -240,17 +174,20 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
     def memory_needs(cls, config: MultiAgentConfig, eval_episodes: int | None = None) -> list[MemoryNeed]:
         """Rough needs of a run (:mod:`ascentrl.resources`): the env copies, one step of every agent
         in every copy per round of an episode, and the policies with their training copies."""
-        probe = make_parallel_env(config.env, episode_length=config.episode_length)
+        probe = make_pettingzoo_env(config.env, episode_length=config.episode_length)
         try:
-            spaces = describe_agent_spaces(probe)
+            spaces = describe_agent_spaces(probe, config.observation_encoding)
         finally:
             probe.close()
         memoryless = config.memoryless if config.memoryless is not None else config.env in MATRIX_GAMES
         rounds = config.episode_length or 1
         per_step = sum(space.observation_size + 2 * space.num_actions + 6 for space in spaces)
         hidden = () if memoryless else config.hidden_sizes
-        parameters = sum(network_parameters(0 if memoryless else space.observation_size + len(spaces), hidden,
-                                            space.num_actions) for space in spaces)
+        parameters = sum(
+            conv_policy_parameters(space.image_shape, len(spaces), space.num_actions, config.conv_channels, hidden)
+            if space.image_shape is not None and not memoryless else
+            network_parameters(0 if memoryless else space.observation_size + len(spaces), hidden, space.num_actions)
+            for space in spaces)
         return [MemoryNeed("env copies", config.num_envs * ENV_OBJECT_BYTES, (f"--num-envs {config.num_envs}",)),
                 MemoryNeed("rollout buffers", config.num_envs * rounds * per_step * FLOAT_BYTES,
                            (f"--num-envs {config.num_envs}", f"--episode-length {rounds}")),
@@ -262,8 +199,18 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         """How error messages call each policy: ``"player_0 policy"``, or ``"shared policy"``."""
         return ["shared policy"] if self.shared else [f"{agent} policy" for agent in self.agents]
 
+    @property
+    def _value_names(self) -> list[str]:
+        """``"player_0 value"`` or ``"shared value"``: the value networks (baseline value)."""
+        return [name.replace(" policy", " value") for name in self._policy_names]
+
     def _check_method(self) -> None:
         config = self.config
+        if config.method in DYNAMICS and self.turn_based:
+            raise ValueError(
+                f"method {config.method}: the game dynamics weight each step by the probability of the actions all "
+                f"agents took together at that step, which assumes simultaneous moves; {config.env} is turn-based, "
+                f"use method shared or independent")
         if config.method in DYNAMICS and len(self.agents) < 2:
             raise ValueError(f"method {config.method} needs at least 2 agents; {config.env} has {len(self.agents)}")
         if self.shared:
@@ -293,10 +240,12 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
 
     # ------------------------------------------------------------------------- learner plumbing
     def networks(self) -> dict[str, nn.Module | None]:
-        return dict(zip(self._policy_names, self.policies))
+        return {**dict(zip(self._policy_names, self.policies)),
+                **dict(zip(self._value_names, self.value_networks))}
 
     def named_optimizers(self) -> dict[str, Optimizer | None]:
-        return {f"{name} optimizer": optimizer for name, optimizer in zip(self._policy_names, self.optimizers)}
+        return {f"{name} optimizer": optimizer for name, optimizer in (
+            *zip(self._policy_names, self.optimizers), *zip(self._value_names, self.value_optimizers))}
 
     def update_state(self) -> dict[str, Any]:
         """The game dynamics' memory (the optimistic method's previous gradient); {} for the others."""
@@ -320,19 +269,20 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         logits = self.agent_policies.logits(current.observations)
         return self.agent_policies.sample(logits, current.action_masks, self.generator)
 
-    def _sample_uniformly(self, current: AgentTensors) -> Tensor:
-        flat = [torch.zeros(len(observation), spaces.num_actions)
-                for observation, spaces in zip(current.observations, self.spaces)]
-        return self.agent_policies.sample(flat, current.action_masks, self.generator)
-
-    def _rollout(self, act: Callable[[AgentTensors], Tensor], seed: int) -> MultiAgentBatch:
-        with torch.no_grad():
-            return collect_episodes(self.envs, act, self.config.max_episode_steps, seed=seed)
+    def _sample_turn(self, index: int, copies: Tensor, observations: Tensor, masks: Tensor | None) -> Tensor:
+        logits = self.agent_policies.agent_logits(index, observations)
+        return self.agent_policies.sample_one(logits, masks, self.generator)
 
     def collect(self) -> MultiAgentBatch:
         """Step 1: one episode in every env copy under the current policies."""
-        batch = self._rollout(self._sample, self.rollout_seed())
-        self.env_steps += int(batch.valid.any(dim=0).sum())
+        with torch.no_grad():
+            if self.turn_based:
+                batch = collect_turns(self.envs, self._sample_turn, self.config.max_episode_steps,
+                                      seed=self.rollout_seed())
+            else:
+                batch = collect_episodes(self.envs, self._sample, self.config.max_episode_steps,
+                                         seed=self.rollout_seed())
+        self.env_steps += batch.env_steps
         self.agent_steps += batch.agent_steps
         self.episodes += batch.num_episodes
         return batch
@@ -346,14 +296,26 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         """Every agent's REINFORCE surrogate ``J_i`` (independent and shared methods), ``[n_agents]``."""
         config = self.config
         log_probs, entropy = self.log_probs(batch)
+        values = None
+        if self.value_networks:
+            with torch.no_grad():
+                values = self.agent_policies.value_estimates(batch.observations)
         objectives = []
         for index in range(len(self.agents)):
             weights = reinforce_weights(batch.rewards[index], batch.terminated[index], batch.truncated[index],
                                         batch.valid[index], config.gamma, baseline=config.baseline,
-                                        normalize=config.normalize_advantages)
+                                        normalize=config.normalize_advantages,
+                                        values=None if values is None else values[index])
             objectives.append(reinforce_objective(log_probs[index], weights, batch.valid[index],
                                                   entropy=entropy[index], entropy_coef=config.entropy_coef))
         return torch.stack(objectives)
+
+    def value_objectives(self, batch: MultiAgentBatch) -> Tensor:
+        """Every agent's value regression ``J_V`` (baseline value), ``[n_agents]``."""
+        values = self.agent_policies.value_estimates(batch.observations)
+        return torch.stack([
+            value_objective(values[index], batch.rewards[index], batch.terminated[index], batch.truncated[index],
+                            batch.valid[index], self.config.gamma) for index in range(len(self.agents))])
 
     def _joint_objectives(self) -> list[Tensor]:
         """The closure the game dynamics call: ``u_i`` at the current parameters, on the current batch."""
@@ -395,21 +357,28 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
                 self._batch = self._behaviour_log_probs = None
             return {}
         objectives = self.reinforce_objectives(batch)
-        for optimizer in self.optimizers:
+        named_objectives = {f"{agent} objective": objective for agent, objective in zip(self.agents, objectives)}
+        total = objectives.sum()
+        if self.value_networks:
+            value_objectives = self.value_objectives(batch)
+            named_objectives.update({f"{agent} value objective": objective
+                                     for agent, objective in zip(self.agents, value_objectives)})
+            total = total + value_objectives.sum()
+        for optimizer in (*self.optimizers, *self.value_optimizers):
             optimizer.zero_grad(set_to_none=True)
         # Agent i's surrogate depends on its own parameters only (or, shared, on the one policy),
-        # so one backward pass of the sum gives every agent its own gradient.
-        objectives.sum().backward()
-        # Data-parallel: every policy's gradient becomes the episode-weighted mean over all ranks
+        # and so does its value regression on its value network: one backward pass of the sum
+        # gives every network its own gradient.
+        total.backward()
+        # Data-parallel: every network's gradient becomes the episode-weighted mean over all ranks
         # (a no-op in a single process), so every rank takes the same step.
-        for policy in self.policies:
-            all_reduce_gradients(policy, batch.num_episodes, self.distributed)
+        for network in (*self.policies, *self.value_networks):
+            all_reduce_gradients(network, batch.num_episodes, self.distributed)
         problem = non_finite_report(
-            {f"{agent} objective": objective for agent, objective in zip(self.agents, objectives)},
-            {name: policy.parameters() for name, policy in zip(self._policy_names, self.policies)})
+            named_objectives, {name: network.parameters() for name, network in self.networks().items()})
         if problem is not None:
             raise NonFiniteUpdateError(problem)
-        for optimizer in self.optimizers:
+        for optimizer in (*self.optimizers, *self.value_optimizers):
             optimizer.step()
         return {}
 
@@ -419,22 +388,23 @@ class MultiAgentReinforce(MultiAgentReporting, Learner):
         ``batch`` (exact for memoryless policies, which need no batch). float64 ``[A_i]`` each."""
         return self.agent_policies.strategies(batch)
 
-    def evaluate(self, *, uniform: bool = False) -> dict[str, float]:
-        """Each agent's mean undiscounted return over ``num_envs`` fresh episodes, without learning.
-
-        The actions are sampled from the current policies, or, with ``uniform=True``, uniformly
-        from the legal actions (the random-policy baseline). The episodes do not count in the
-        training statistics. Every call resets the env copies with fresh seeds derived from
-        ``(seed, number of earlier evaluations)``, never ones a training rollout uses.
-        """
-        entropy = [self.config.seed, EVALUATION_SEED_OFFSET, self.evaluations]
-        seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-        batch = self._rollout(self._sample_uniformly if uniform else self._sample, seed)
-        self.evaluations += 1
-        return {agent: float(value) for agent, value in zip(self.agents, batch.episode_returns().mean(dim=1))}
-
     def nash_conv(self, batch: MultiAgentBatch | None = None) -> float:
-        """NashConv of :meth:`strategies` in the matrix game (nan for other envs)."""
+        """NashConv of :meth:`strategies` in the matrix game, or of the learned policy table in an
+        extensive-form game (:func:`~ascentrl.agents.extensive_play.learned_nash_conv`, exact);
+        nan for other envs."""
+        if self.extensive_game is not None:
+            return learned_nash_conv(self)
         if self.game is None:
             return math.nan
         return float(self.game.nash_conv(self.strategies(batch)))
+
+
+def _env_batch(config: MultiAgentConfig) -> ParallelEnvBatch | TurnBasedEnvBatch:
+    """``num_envs`` copies of the config's env: a turn-based batch for a turn-based AEC env."""
+    first = [make_pettingzoo_env(config.env, episode_length=config.episode_length)]
+
+    def env_fn() -> Any:  # the probe becomes the first copy
+        return first.pop() if first else make_pettingzoo_env(config.env, episode_length=config.episode_length)
+
+    batch_class = TurnBasedEnvBatch if is_turn_based(first[0]) else ParallelEnvBatch
+    return batch_class(env_fn, config.num_envs, encoding=config.observation_encoding)

@@ -5,9 +5,11 @@ Two kinds, both computed from one batch of sampled episodes (:class:`MultiAgentB
 
 1. :func:`reinforce_objective`: agent i's REINFORCE surrogate
    ``J_i(theta_i) = (1/N) sum_{t,n: valid} log pi_i(a_t^i | o_t^i) Psi_t^i`` with
-   ``Psi = G - b`` (reward-to-go minus the leave-one-out batch mean), built from
-   :mod:`ascentrl.returns`. It depends on agent i's own parameters only: its gradient is agent
-   i's policy gradient, but its derivative with respect to any other agent's parameters is 0.
+   ``Psi = G - b`` (reward-to-go minus the leave-one-out batch mean, or minus a learned value
+   ``V_i(o_t^i)``), built from :mod:`ascentrl.returns`. It depends on agent i's own parameters
+   only: its gradient is agent i's policy gradient, but its derivative with respect to any other
+   agent's parameters is 0. A learned value ascends :func:`value_objective`,
+   ``J_V = -mean_{t,n: valid} (V(o_t) - G_t)^2``, i.e. it regresses onto the returns.
 
 2. :func:`joint_return_estimates`: agent i's expected return ``u_i(theta_1, ..., theta_n)`` as a
    function of **every** agent's parameters, which is what the game dynamics of
@@ -51,7 +53,7 @@ from ascentrl.returns import (
     score_function_objective,
 )
 
-__all__ = ["joint_return_estimates", "masked_log_probs", "reinforce_objective", "reinforce_weights"]
+__all__ = ["joint_return_estimates", "masked_log_probs", "reinforce_objective", "reinforce_weights", "value_objective"]
 
 
 def masked_log_probs(logits: Tensor, actions: Tensor, masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -77,19 +79,28 @@ def reinforce_weights(
     valid: Tensor,
     gamma: float,
     *,
-    baseline: Literal["none", "mean"],
+    baseline: Literal["none", "mean", "value"],
     normalize: bool,
+    values: Tensor | None = None,
 ) -> Tensor:
     """One agent's score-function weights ``Psi_t = G_t - b_t`` (optionally normalized), ``[T, N]``.
 
     ``G_t`` is the discounted reward-to-go of :func:`ascentrl.returns.reward_to_go` (no bootstrap:
     a truncated episode's return stops at the cut), ``b_t`` the leave-one-out batch mean of
-    :func:`ascentrl.returns.batch_mean_baseline` (or 0). Invalid steps get weight 0.
+    :func:`ascentrl.returns.batch_mean_baseline`, the learned ``values`` ``V(o_t)`` (taken as
+    constants), or 0. Invalid steps get weight 0.
     """
-    if baseline not in ("none", "mean"):
-        raise ValueError(f"baseline must be 'none' or 'mean', got {baseline!r}")
+    if baseline not in ("none", "mean", "value"):
+        raise ValueError(f"baseline must be 'none', 'mean' or 'value', got {baseline!r}")
+    if (baseline == "value") != (values is not None):
+        raise ValueError("values are needed for baseline 'value', and only for it")
     returns = reward_to_go(rewards, terminated, truncated, gamma, valid=valid)
-    weights = returns - batch_mean_baseline(returns, valid) if baseline == "mean" else returns
+    if baseline == "mean":
+        weights = returns - batch_mean_baseline(returns, valid)
+    elif baseline == "value":
+        weights = returns - values.detach()
+    else:
+        weights = returns
     if normalize:
         weights = normalize_advantages(weights, valid)
     return weights * valid
@@ -112,6 +123,15 @@ def reinforce_objective(
     if entropy is not None and entropy_coef:
         objective = objective + entropy_coef * (entropy * valid).sum() / num_episodes
     return objective
+
+
+def value_objective(values: Tensor, rewards: Tensor, terminated: Tensor, truncated: Tensor, valid: Tensor,
+                    gamma: float) -> Tensor:
+    """``J_V = -mean_{t,n: valid} (V(o_t) - G_t)^2``, to maximize: the value regresses onto the
+    reward-to-go ``G_t`` of :func:`reinforce_weights`. Shapes ``[T, N]``."""
+    returns = reward_to_go(rewards, terminated, truncated, gamma, valid=valid)
+    errors = torch.where(valid, values - returns, torch.zeros_like(values))
+    return -(errors * errors).sum() / valid.sum().clamp(min=1)
 
 
 def joint_return_estimates(

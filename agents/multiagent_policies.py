@@ -2,11 +2,18 @@
 
 - One :class:`~ascentrl.agents.policies.CategoricalPolicy` per agent, or one shared by all agents
   (parameter sharing, Gupta et al. 2017) whose input is the observation with the agent's one-hot id
-  appended.
+  appended. Agents whose observations are images (boards, screens) get a
+  :class:`~ascentrl.agents.conv_policy.ConvCategoricalPolicy` instead, whose convolutions read the
+  image and whose dense layers also read the id.
+- With a learned baseline, one value network ``V_i(o)`` per policy, built like it (same inputs,
+  one output).
 - *Memoryless* policies ignore observations: each is one softmax mixed strategy ``softmax(b)``
   over its actions, started from ``b ~ N(0, initial_logit_std^2)`` (the matrix-game default).
 - Acting samples ``argmax_a (logits_a + g_a)``, ``g ~ Gumbel(0, 1)``, over the legal actions only:
-  a sample of the masked softmax, drawn from the learners' seeded generator.
+  a sample of the masked softmax, drawn from the learners' seeded generator. Illegal actions are
+  set to ``-inf`` *after* the noise is added and legal ones are kept finite, so no value of the
+  logits or the noise (an infinite Gumbel draw, a diverged network) can pick an illegal action.
+  Acting greedily takes ``argmax_a logits_a`` over the legal actions, the same way.
 - An agent's *learned mixed strategy* is its action distribution averaged over the valid
   observations of a batch (exact, and batch-free, for memoryless policies).
 """
@@ -17,12 +24,13 @@ import warnings
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from ascentrl.agents.conv_policy import ConvCategoricalPolicy, ConvLogits
 from ascentrl.agents.multiagent_objectives import masked_log_probs
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch
-from ascentrl.agents.policies import CategoricalPolicy
-from ascentrl.envs.pettingzoo_envs import AgentSpaces
+from ascentrl.agents.policies import MLP, CategoricalPolicy
+from ascentrl.envs.pettingzoo_spaces import AgentSpaces
 
 __all__ = ["AgentPolicies"]
 
@@ -31,7 +39,8 @@ class AgentPolicies:
     """Every agent's policy (module docstring). Build it under the learners' seeded generator."""
 
     def __init__(self, spaces: Sequence[AgentSpaces], *, shared: bool, memoryless: bool,
-                 hidden_sizes: Sequence[int], initial_logit_std: float) -> None:
+                 hidden_sizes: Sequence[int], initial_logit_std: float, conv_channels: Sequence[int] = (),
+                 values: bool = False) -> None:
         self.spaces = tuple(spaces)
         self.shared = shared
         self.memoryless = memoryless
@@ -41,37 +50,80 @@ class AgentPolicies:
         with warnings.catch_warnings():
             # A memoryless policy's input is empty, so its weight has no entries to initialize.
             warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
-            self.policies = [CategoricalPolicy((0 if memoryless else space.observation_size) + identity,
-                                               space.num_actions, hidden) for space in described]
+            self.policies = [
+                ConvCategoricalPolicy(space.image_shape, identity, space.num_actions, conv_channels, hidden)
+                if space.image_shape is not None and not memoryless else
+                CategoricalPolicy((0 if memoryless else space.observation_size) + identity, space.num_actions, hidden)
+                for space in described
+            ]
         if memoryless:
             with torch.no_grad():
                 for policy in self.policies:
                     policy.logits.layers[-1].bias.normal_(0.0, initial_logit_std)
+        self.values: list[nn.Module] = []
+        """Value networks ``V_i(o)`` (a learned baseline; ``values=True``), one per policy, same inputs."""
+        if values:
+            self.values = [
+                ConvLogits(space.image_shape, identity, 1, conv_channels, hidden, output_gain=1.0)
+                if space.image_shape is not None and not memoryless else
+                MLP((0 if memoryless else space.observation_size) + identity, hidden, 1, output_gain=1.0)
+                for space in described
+            ]
 
     def logits(self, observations: list[Tensor]) -> list[Tensor]:
         """Each agent's logits for its observations ``[*batch, size_i]``: one forward per policy."""
+        return self._forward([policy.logits for policy in self.policies], observations)
+
+    def value_estimates(self, observations: list[Tensor]) -> list[Tensor]:
+        """Each agent's ``V_i(o)`` for its observations ``[*batch, size_i]``, ``[*batch]`` each."""
+        return [values.squeeze(-1) for values in self._forward(self.values, observations)]
+
+    def _forward(self, networks: list[nn.Module], observations: list[Tensor]) -> list[Tensor]:
         if self.memoryless:
             observations = [observation[..., :0] for observation in observations]
         if not self.shared:
-            return [policy.logits(observation) for policy, observation in zip(self.policies, observations)]
+            return [network(observation) for network, observation in zip(networks, observations)]
         identities = torch.eye(len(self.spaces))
         inputs = torch.stack([
             torch.cat((observation, identities[index].expand(*observation.shape[:-1], -1)), dim=-1)
             for index, observation in enumerate(observations)
         ])
-        return list(self.policies[0].logits(inputs).unbind(0))
+        return list(networks[0](inputs).unbind(0))
+
+    def agent_logits(self, index: int, observations: Tensor) -> Tensor:
+        """Agent ``index``'s logits for its observations ``[*batch, size]`` alone (turn-based
+        play, where one agent acts at a time)."""
+        if self.memoryless:
+            observations = observations[..., :0]
+        if not self.shared:
+            return self.policies[index].logits(observations)
+        identity = torch.eye(len(self.spaces))[index].expand(*observations.shape[:-1], -1)
+        return self.policies[0].logits(torch.cat((observations, identity), dim=-1))
 
     @staticmethod
     def sample(all_logits: list[Tensor], masks: list[Tensor] | None, generator: torch.Generator) -> Tensor:
         """``argmax_a (logits_a + g_a)`` over each agent's legal actions: a sample of the masked
         softmax, ``[n_agents, N]``."""
-        actions = []
-        for index, logits in enumerate(all_logits):
-            noise = torch.empty_like(logits).exponential_(generator=generator).log_().neg_()
-            if masks is not None:
-                logits = logits.masked_fill(~masks[index], float("-inf"))
-            actions.append((logits + noise).argmax(dim=-1))
-        return torch.stack(actions)
+        return torch.stack([
+            AgentPolicies.sample_one(logits, None if masks is None else masks[index], generator)
+            for index, logits in enumerate(all_logits)
+        ])
+
+    @staticmethod
+    def sample_one(logits: Tensor, masks: Tensor | None, generator: torch.Generator) -> Tensor:
+        """``argmax_a (logits_a + g_a)`` over the legal actions of each row: a sample of the masked
+        softmax, ``[*batch]``; never an illegal action (module docstring)."""
+        noise = torch.empty_like(logits).exponential_(generator=generator).log_().neg_()
+        return AgentPolicies.greedy(logits + noise, masks)
+
+    @staticmethod
+    def greedy(scores: Tensor, masks: Tensor | None) -> Tensor:
+        """``argmax_a scores_a`` over the legal actions of each row (the first of equal ones)."""
+        if masks is None:
+            return scores.argmax(dim=-1)
+        largest = torch.finfo(scores.dtype).max
+        legal = torch.nan_to_num(scores, nan=-largest, posinf=largest, neginf=-largest)
+        return torch.where(masks, legal, float("-inf")).argmax(dim=-1)
 
     def log_probs(self, batch: MultiAgentBatch) -> tuple[Tensor, Tensor]:
         """``log pi_i(a_t^i|o_t^i)`` and the entropies for the whole batch, each ``[n_agents, T, N]``."""

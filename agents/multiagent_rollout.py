@@ -42,6 +42,11 @@ class MultiAgentBatch(EpisodeTensors):
         """Actions taken in the rollout, summed over agents and copies."""
         return int(self.valid.sum())
 
+    @property
+    def env_steps(self) -> int:
+        """Env steps of the rollout, summed over copies: one per step in which any agent acted."""
+        return int(self.valid.any(dim=0).sum())
+
     def episode_returns(self) -> Tensor:
         """Undiscounted return of every agent in every episode, ``[n_agents, N]``."""
         return (self.rewards * self.valid).sum(dim=1)

@@ -10,13 +10,20 @@ hyperparameters (translated: ``n_envs`` -> ``num_envs``, ``n_steps`` -> ``num_st
 linear schedule, ``normalize`` -> observation and reward normalization, ``log_std_init`` ->
 ``initial_log_std``); entries marked "ours" were changed after measuring (see
 ``scripts/bench_pg.py``). The REINFORCE entries are the settings measured in the README.
+
+``scripts/train_multiagent.py --algo ALGO --env ID`` starts the same way from
+``MULTIAGENT_PRESETS[ALGO]``, looked up by the env id and then by its family (``classic/``,
+``mpe2/``): self-play settings for turn-based games (measured in ``scripts/bench_turn_based.py``)
+and settings for the Multi-Particle Environments, whose plain defaults (``lr 0.5`` without Adam,
+tuned for matrix games) do worse than random play within a few iterations.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-__all__ = ["PRESETS", "preset_for"]
+__all__ = ["MULTIAGENT_PRESETS", "PRESETS", "multiagent_preset_for", "preset_for"]
 
 _MUJOCO_NETWORK = {"hidden_sizes": (256, 256), "activation": "relu", "initial_log_std": -2.0,
                    "normalize_observations": True, "normalize_rewards": True}
@@ -72,3 +79,42 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 def preset_for(algo: str, env: str) -> dict[str, Any]:
     """The preset of ``algo`` on ``env`` (a copy), or ``{}`` when there is none."""
     return dict(PRESETS.get(algo, {}).get(env, {}))
+
+
+_MPE2 = {"method": "shared", "lr": 3e-3, "ascent": {"adaptive": "adam"}, "lr_schedule": "constant",
+         "hidden_sizes": (64, 64), "normalize_advantages": True, "num_envs": 32}
+
+MULTIAGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # By algorithm, then by env id or family: an id without an entry of its own starts from its
+    # family's ("classic/texas_holdem-v4" from "classic/").
+    "reinforce": {
+        "mpe2/": _MPE2,
+        # Self-play on a turn-based game: one policy that knows its seat, a learned value baseline, and
+        # a large entropy bonus (see ascentrl.agents.multiagent_ppo on why). Slower than PPO.
+        "classic/": {"method": "shared", "lr": 1e-3, "ascent": {"adaptive": "adam"}, "lr_schedule": "constant",
+                     "baseline": "value", "entropy_coef": 0.1, "normalize_advantages": True,
+                     "hidden_sizes": (128, 128), "num_envs": 256},
+    },
+    "ppo": {
+        "mpe2/": {**_MPE2, "lr": 1e-3},
+        "classic/": {"num_envs": 256},  # MultiAgentPPOConfig's defaults are the turn-based ones
+        # Measured in scripts/bench_turn_based.py ("ours").
+        "classic/tictactoe-v3": {"num_envs": 256, "observation_encoding": "flatten"},
+        "classic/connect_four-v3": {"num_envs": 256, "observation_encoding": "flatten"},
+        "classic/leduc_holdem-v4": {"num_envs": 256, "hidden_sizes": (64, 64)},
+        # Kuhn and Leduc poker (ascentrl.envs.ExtensiveGameEnv): the observation is the one-hot
+        # information set, so a linear policy is a tabular one; the entropy bonus keeps self-play
+        # near a quantal response equilibrium instead of cycling far from the Nash equilibrium
+        # (measured in scripts/bench_extensive_sampled_play.py).
+        "extensive/": {"num_envs": 512, "hidden_sizes": (), "entropy_coef": 0.03, "lr": 3e-3},
+    },
+}
+"""``scripts/train_multiagent.py`` presets: ``MULTIAGENT_PRESETS[algo][env id or family]``, option ->
+value. Matrix games have none: :class:`~ascentrl.agents.MultiAgentConfig`'s defaults are tuned for them."""
+
+
+def multiagent_preset_for(algo: str, env: str) -> dict[str, Any]:
+    """The multi-agent preset of ``algo`` on ``env`` (its own, else its family's; a deep copy), or ``{}``."""
+    presets = MULTIAGENT_PRESETS.get(algo, {})
+    family = env.split("/", 1)[0] + "/" if "/" in env else None
+    return copy.deepcopy(presets.get(env, presets.get(family, {})))

@@ -16,8 +16,9 @@ from ascentrl.envs.pettingzoo_envs import (
     ParallelEnvBatch,
     PettingZooAdapter,
     describe_agent_spaces,
-    make_parallel_env,
 )
+from ascentrl.envs.pettingzoo_registry import is_turn_based, make_parallel_env, make_pettingzoo_env
+from ascentrl.envs.turn_based import TurnBasedEnvBatch, Turns
 from ascentrl.games.payoffs import (
     best_response_values,
     best_responses,
@@ -39,6 +40,8 @@ __all__ = [
     "MatrixGameEnv",
     "ParallelEnvBatch",
     "PettingZooAdapter",
+    "TurnBasedEnvBatch",
+    "Turns",
     "best_response_values",
     "best_responses",
     "check_spaces",
@@ -48,9 +51,11 @@ __all__ = [
     "evaluate_policy",
     "expected_payoffs",
     "exploitability",
+    "is_turn_based",
     "make_env",
     "make_matrix_game",
     "make_parallel_env",
+    "make_pettingzoo_env",
     "make_vector_env",
     "nash_conv",
     "random_general_sum_game",

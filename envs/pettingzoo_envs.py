@@ -1,50 +1,49 @@
-"""PettingZoo environments for multi-agent learners: build by id, check, and read out as tensors.
+"""PettingZoo environments whose agents act simultaneously, checked and read out as tensors.
 
-Three layers, each usable alone:
+Two layers, each usable alone (envs are built by id in :mod:`ascentrl.envs.pettingzoo_registry`;
+spaces are described and observations encoded by :mod:`ascentrl.envs.pettingzoo_spaces`):
 
-- :func:`make_parallel_env` builds a PettingZoo ``ParallelEnv`` from an id: a matrix-game name of
-  :data:`ascentrl.envs.MATRIX_GAMES` (played repeatedly through :class:`MatrixGameEnv`), or a
-  PettingZoo id such as ``"classic/rps-v2"`` from PettingZoo's registry (``pettingzoo.make``,
-  PettingZoo >= 1.27; older versions import the ``pettingzoo.<family>.<name>_v<N>`` module), or
-  ``mpe2/<name>-v<N>`` from the ``mpe2`` package (the module ``mpe2.<name>_v<N>``). An
-  id that only exists as an AEC env is converted with PettingZoo's own ``aec_to_parallel``, which
-  accepts only envs whose agents all act once per cycle (``is_parallelizable``).
 - :class:`PettingZooAdapter` is itself a ``ParallelEnv`` (it passes PettingZoo's
   ``parallel_api_test``) that checks every call: only live agents may receive actions, actions
   must lie in the agent's space and be allowed by its action mask, and any exception the env
   raises is re-raised as :class:`EnvStepError` naming the agent(s), the episode and the step.
-  It also checks the spaces once, up front (:func:`describe_agent_spaces`).
+  It also checks the spaces once, up front (:func:`describe_agent_spaces`). An AEC env whose
+  agents all act once per cycle is converted with PettingZoo's ``aec_to_parallel``; a turn-based
+  one is refused (:class:`~ascentrl.envs.turn_based.TurnBasedEnvBatch` plays those).
 - :class:`ParallelEnvBatch` runs ``N`` adapted copies side by side and returns per-agent
   tensors: observations encoded as float vectors, rewards, terminations, truncations, which
   agents are live, and action masks. An agent that leaves (terminated, truncated, or simply
   removed from ``env.agents``) is masked from then on and never receives an action; a copy
   whose agents have all left is not stepped again until the next reset (no autoreset).
 
-Supported spaces: ``Discrete`` actions (different sizes per agent are fine); observations that
-are ``Box`` (flattened), ``Discrete`` (one-hot), ``MultiDiscrete`` (one one-hot per entry),
-``MultiBinary``, or a ``Dict`` with keys ``"observation"`` (one of those) and ``"action_mask"``
-(PettingZoo's convention for legal actions). An ``"action_mask"`` entry in an agent's info dict
-is honoured too. Anything else is rejected with a message naming the agent and the space.
+Supported spaces: ``Discrete`` actions (different sizes per agent are fine); observations as
+:mod:`ascentrl.envs.pettingzoo_spaces` lists them. Anything else is rejected with a message naming
+the agent and the space.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pettingzoo
 import torch
 from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import aec_to_parallel, aec_to_parallel_wrapper
 from torch import Tensor
 
-from ascentrl.envs.matrix_game_env import MatrixGameEnv
-from ascentrl.envs.matrix_games import MATRIX_GAMES, make_matrix_game
+from ascentrl.envs.pettingzoo_registry import is_turn_based, make_parallel_env, make_pettingzoo_env
+from ascentrl.envs.pettingzoo_spaces import (
+    MASK_KEY,
+    SUPPORTED_ACTION_SPACES,
+    SUPPORTED_OBSERVATION_SPACES,
+    AgentSpaces,
+    Encoding,
+    agent_encoders,
+    describe_agent_spaces,
+)
 
 __all__ = [
     "SUPPORTED_ACTION_SPACES",
@@ -56,204 +55,12 @@ __all__ = [
     "PettingZooAdapter",
     "describe_agent_spaces",
     "make_parallel_env",
+    "make_pettingzoo_env",
 ]
-
-SUPPORTED_ACTION_SPACES = ("Discrete",)
-SUPPORTED_OBSERVATION_SPACES = (
-    "Box", "Discrete", "MultiDiscrete", "MultiBinary", 'Dict with "observation" and "action_mask"',
-)
-_MASK_KEY = "action_mask"
-_MPE2_PREFIX = "mpe2/"
-_PETTINGZOO_EXTRAS = ("atari", "butterfly", "classic", "mpe", "sisl")
-"""Env families with an extra of their own in PettingZoo's packaging (pip install 'pettingzoo[FAMILY]')."""
 
 
 class EnvStepError(RuntimeError):
     """The environment raised while being reset or stepped; the message says who, when and why."""
-
-
-def make_parallel_env(env_id: str, *, episode_length: int | None = None, **kwargs: Any) -> ParallelEnv:
-    """A PettingZoo ``ParallelEnv`` from a matrix-game name or a PettingZoo id.
-
-    Args:
-        env_id: a name of :data:`ascentrl.envs.MATRIX_GAMES` (e.g. ``"matching_pennies"``), a
-            PettingZoo id (e.g. ``"classic/rps-v2"``), or ``"mpe2/<name>-v<N>"`` for the
-            Multi-Particle Environments of the ``mpe2`` package (e.g. ``"mpe2/simple_spread-v3"``,
-            the extra ``ascentrl[mpe]``).
-        episode_length: rounds per episode of a matrix game (default 1: every episode is one play
-            of the stage game), or ``max_cycles`` of a PettingZoo env (default: the env's own).
-        **kwargs: further keyword arguments of the PettingZoo env.
-
-    Raises:
-        ValueError: unknown id, an env whose extra dependencies are missing, an AEC env whose
-            agents do not act in cycles, or a bad ``episode_length``.
-    """
-    if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env_id must be a matrix game name or a PettingZoo id, got {env_id!r}")
-    if episode_length is not None and (
-        isinstance(episode_length, bool) or not isinstance(episode_length, int) or episode_length < 1
-    ):
-        raise ValueError(f"episode_length must be a positive integer or None, got {episode_length!r}")
-    if env_id in MATRIX_GAMES:
-        if kwargs:
-            raise ValueError(f"matrix game {env_id!r} takes no env options, got {sorted(kwargs)}")
-        return MatrixGameEnv(make_matrix_game(env_id), rounds=episode_length or 1)
-    if episode_length is not None:
-        kwargs["max_cycles"] = episode_length
-    if env_id.startswith(_MPE2_PREFIX):
-        if importlib.util.find_spec("mpe2") is None:
-            raise ValueError(f"{env_id} needs the mpe2 package: pip install 'ascentrl[mpe]'")
-        return _make_from_module(env_id[len(_MPE2_PREFIX):], kwargs, package="mpe2")
-    if hasattr(pettingzoo, "make"):
-        return _make_registered(env_id, kwargs)
-    return _make_from_module(env_id, kwargs)
-
-
-def _make_registered(env_id: str, kwargs: dict[str, Any]) -> ParallelEnv:
-    """PettingZoo >= 1.27: the parallel registry, else the AEC registry through ``aec_to_parallel``."""
-    from pettingzoo.env_registry.exceptions import FailedToImport, PettingZooRegistryError
-
-    for kind in ("parallel", "aec"):
-        try:
-            pettingzoo.spec(kind, env_id)
-        except PettingZooRegistryError:
-            continue
-        try:
-            env = pettingzoo.make(kind, env_id, **kwargs)
-        except FailedToImport as error:
-            raise ValueError(f"{env_id}: {error}") from None
-        except ImportError as error:
-            raise _missing_dependency(env_id, error) from None
-        except TypeError as error:
-            raise ValueError(f"{env_id}: bad env options {sorted(kwargs)}: {error}") from None
-        return env if kind == "parallel" else _to_parallel(env_id, env)
-    known = sorted(set(pettingzoo.parallel_registry) | set(pettingzoo.aec_registry))
-    raise ValueError(
-        f"unknown env id {env_id!r}: expected a matrix game ({', '.join(MATRIX_GAMES)}) or a "
-        f"PettingZoo id such as {', '.join(known[:4])}, ... (pettingzoo.pprint_registry() lists them)"
-    )
-
-
-def _make_from_module(env_id: str, kwargs: dict[str, Any], package: str = "pettingzoo") -> ParallelEnv:
-    """``family/name-vN`` is the module ``<package>.family.name_vN`` (PettingZoo < 1.27 has no
-    registry; mpe2 has none either)."""
-    family, _, versioned = env_id.rpartition("/")
-    module_name = ".".join(filter(None, (package, family, versioned.replace("-", "_"))))
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and module_name.startswith(error.name):
-            raise ValueError(f"unknown env id {env_id!r}: cannot import {module_name} ({error})") from None
-        raise _missing_dependency(env_id, error) from None
-    except ImportError as error:
-        raise _missing_dependency(env_id, error) from None
-    try:
-        return module.parallel_env(**kwargs) if hasattr(module, "parallel_env") else _to_parallel(
-            env_id, module.env(**kwargs))
-    except ImportError as error:
-        raise _missing_dependency(env_id, error) from None
-
-
-def _missing_dependency(env_id: str, error: ImportError) -> ValueError:
-    """One line for an env whose optional dependency is missing, with the extra that installs it."""
-    family = env_id.split("/")[0] if "/" in env_id else None
-    extra = f"pip install 'pettingzoo[{family}]'" if family in _PETTINGZOO_EXTRAS else "install what it names"
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return ValueError(f"{env_id} needs an optional dependency that is not installed ({text}); {extra}")
-
-
-def _to_parallel(env_id: str, env: AECEnv) -> ParallelEnv:
-    try:
-        return aec_to_parallel(env)
-    except AssertionError:
-        raise ValueError(
-            f"{env_id} is a turn-based AEC env (agents do not all act once per cycle); the "
-            f"multi-agent learners need agents that act simultaneously"
-        ) from None
-
-
-@dataclass(frozen=True)
-class AgentSpaces:
-    """What a learner needs to know about one agent's spaces.
-
-    Attributes:
-        agent: the agent's name.
-        observation_size: length of the encoded observation vector.
-        num_actions: ``n`` of the agent's ``Discrete(n, start)`` action space.
-        action_start: ``start`` of that space; the learners use actions ``0 .. n-1``.
-        masked_observation: the observation is a dict carrying an ``"action_mask"``.
-    """
-
-    agent: str
-    observation_size: int
-    num_actions: int
-    action_start: int
-    masked_observation: bool
-
-
-def _observation_encoder(agent: str, space: spaces.Space) -> tuple[int, Callable[[Any, np.ndarray], None]]:
-    """``(size, encode)`` where ``encode(observation, out)`` writes the float vector into ``out``."""
-    if isinstance(space, spaces.Box):
-        size = int(np.prod(space.shape))
-
-        def encode(observation: Any, out: np.ndarray) -> None:
-            out[:] = np.asarray(observation, dtype=np.float32).reshape(-1)
-
-        return size, encode
-    if isinstance(space, spaces.Discrete):
-        start = int(space.start)
-
-        def encode(observation: Any, out: np.ndarray) -> None:
-            out[:] = 0.0
-            out[int(observation) - start] = 1.0
-
-        return int(space.n), encode
-    if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
-        nvec = space.nvec.astype(np.int64)
-        offsets = np.concatenate(([0], np.cumsum(nvec)[:-1])) - space.start.astype(np.int64)
-
-        def encode(observation: Any, out: np.ndarray) -> None:
-            out[:] = 0.0
-            out[offsets + np.asarray(observation, dtype=np.int64)] = 1.0
-
-        return int(nvec.sum()), encode
-    if isinstance(space, spaces.MultiBinary):
-        size = int(np.prod(space.shape))
-
-        def encode(observation: Any, out: np.ndarray) -> None:
-            out[:] = np.asarray(observation, dtype=np.float32).reshape(-1)
-
-        return size, encode
-    raise ValueError(
-        f"agent {agent!r}: unsupported observation space {space}; supported: "
-        f"{', '.join(SUPPORTED_OBSERVATION_SPACES)}"
-    )
-
-
-def _is_masked_dict(space: spaces.Space) -> bool:
-    return isinstance(space, spaces.Dict) and set(space.spaces) == {"observation", _MASK_KEY}
-
-
-def describe_agent_spaces(env: ParallelEnv) -> tuple[AgentSpaces, ...]:
-    """Check every possible agent's spaces and describe them, in ``env.possible_agents`` order.
-
-    Raises:
-        ValueError: an agent's action space is not ``Discrete`` or its observation space is not
-            supported (the message names the agent, the space and what is supported).
-    """
-    described = []
-    for agent in env.possible_agents:
-        action_space = env.action_space(agent)
-        if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(
-                f"agent {agent!r}: unsupported action space {action_space}; supported: "
-                f"{', '.join(SUPPORTED_ACTION_SPACES)}"
-            )
-        observation_space = env.observation_space(agent)
-        masked = _is_masked_dict(observation_space)
-        size, _ = _observation_encoder(agent, observation_space["observation"] if masked else observation_space)
-        described.append(AgentSpaces(agent, size, int(action_space.n), int(action_space.start), masked))
-    return tuple(described)
 
 
 class PettingZooAdapter(ParallelEnv):
@@ -272,11 +79,16 @@ class PettingZooAdapter(ParallelEnv):
     Args:
         env: a PettingZoo ``ParallelEnv`` or ``AECEnv``.
         label: a name for messages, e.g. ``"env 3"`` for the fourth copy of a batch.
+        encoding: how Box observations are encoded (:data:`ascentrl.envs.pettingzoo_spaces.ENCODINGS`).
     """
 
-    def __init__(self, env: ParallelEnv | AECEnv, *, label: str = "env") -> None:
+    def __init__(self, env: ParallelEnv | AECEnv, *, label: str = "env", encoding: Encoding = "auto") -> None:
         if isinstance(env, AECEnv):
-            env = _to_parallel(type(env).__name__, env)
+            if is_turn_based(env):
+                raise ValueError(
+                    f"{type(env).__name__} is a turn-based AEC env (agents do not all act once per cycle); a "
+                    f"ParallelEnv needs agents that act simultaneously (TurnBasedEnvBatch plays it)")
+            env = aec_to_parallel(env)
         if not isinstance(env, ParallelEnv):
             raise TypeError(f"env must be a PettingZoo ParallelEnv or AECEnv, got {type(env).__name__}")
         self.env = env
@@ -284,7 +96,7 @@ class PettingZooAdapter(ParallelEnv):
         self.possible_agents = list(env.possible_agents)
         self.metadata = env.metadata
         self.render_mode = getattr(env, "render_mode", None)
-        self.spaces = describe_agent_spaces(env)
+        self.spaces = describe_agent_spaces(env, encoding)
         self.agent_index = {agent: index for index, agent in enumerate(self.possible_agents)}
         self._masked_agents = {described.agent for described in self.spaces if described.masked_observation}
         self.episode = 0
@@ -378,10 +190,10 @@ class PettingZooAdapter(ParallelEnv):
         self._action_masks = {}
         for agent, info in infos.items():
             # Infos are plain dicts in practice; an empty one (the common case) is skipped at once.
-            if info and isinstance(info, Mapping) and _MASK_KEY in info:
-                self._action_masks[agent] = np.asarray(info[_MASK_KEY], dtype=bool)
+            if info and isinstance(info, Mapping) and MASK_KEY in info:
+                self._action_masks[agent] = np.asarray(info[MASK_KEY], dtype=bool)
         for agent in self._masked_agents.intersection(observations):
-            self._action_masks[agent] = np.asarray(observations[agent][_MASK_KEY], dtype=bool)
+            self._action_masks[agent] = np.asarray(observations[agent][MASK_KEY], dtype=bool)
 
 
 @dataclass
@@ -417,23 +229,22 @@ class ParallelEnvBatch:
     Args:
         env_fn: builds one env (``ParallelEnv`` or ``AECEnv``); called ``num_envs`` times.
         num_envs: number of copies ``N``.
+        encoding: how Box observations are encoded (:data:`ascentrl.envs.pettingzoo_spaces.ENCODINGS`).
     """
 
-    def __init__(self, env_fn: Callable[[], ParallelEnv | AECEnv], num_envs: int) -> None:
+    def __init__(self, env_fn: Callable[[], ParallelEnv | AECEnv], num_envs: int, *,
+                 encoding: Encoding = "auto") -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        self.envs = [PettingZooAdapter(env_fn(), label=f"env {index}") for index in range(num_envs)]
+        self.envs = [PettingZooAdapter(env_fn(), label=f"env {index}", encoding=encoding)
+                     for index in range(num_envs)]
         first = self.envs[0]
         self.possible_agents: tuple[str, ...] = tuple(first.possible_agents)
         self.spaces: tuple[AgentSpaces, ...] = first.spaces
         for copy in self.envs[1:]:
             if copy.spaces != self.spaces:
                 raise ValueError("env_fn must build copies with the same agents and spaces")
-        self._encoders = []
-        for agent_spaces in self.spaces:
-            space = first.observation_space(agent_spaces.agent)
-            self._encoders.append(_observation_encoder(agent_spaces.agent, space["observation"]
-                                                       if agent_spaces.masked_observation else space)[1])
+        self._encoders = agent_encoders(first, self.spaces, encoding)
         self._observations: list[dict[str, Any]] = [{} for _ in self.envs]
         self._live = np.zeros((len(self.possible_agents), num_envs), bool)
 
@@ -449,6 +260,27 @@ class ParallelEnvBatch:
     def all_done(self) -> bool:
         """No copy has a live agent left."""
         return not self._live.any()
+
+    def encode_observation(self, index: int, observation: Any) -> np.ndarray:
+        """Agent ``index``'s observation (the ``"observation"`` entry of a masked dict) as the
+        float32 vector the learners read."""
+        out = np.zeros(self.spaces[index].observation_size, np.float32)
+        self._encoders[index](observation, out)
+        return out
+
+    def observation(self, copy: int, agent: str) -> Any:
+        """``agent``'s observation in copy ``copy`` exactly as PettingZoo gave it, for policies
+        that read it themselves."""
+        return self._observations[copy][agent]
+
+    def action_mask(self, copy: int, agent: str) -> np.ndarray | None:
+        """``agent``'s legal actions in copy ``copy`` (booleans), or None if it has no mask."""
+        return self.envs[copy].action_mask(agent)
+
+    def where(self, copy: int) -> str:
+        """``"env 3: episode 2, step 5"`` (the step about to be played): for messages."""
+        env = self.envs[copy]
+        return f"{env.label}: episode {env.episode}, step {env.step_in_episode + 1}"
 
     def reset(self, seed: int | None = None) -> AgentTensors:
         """Start a new episode in every copy; copy ``k`` is reset with ``seed + k`` (if given)."""

@@ -2,7 +2,9 @@
 
 ``ScriptedEnv`` checks its callers as strictly as it can: it raises if an agent that has left (or
 never joined) receives an action, or if an agent plays an action its mask forbids, and it keeps
-every action dict it received in ``action_log``.
+every action dict it received in ``action_log``. ``TakeTurnsEnv`` and ``TwoMovesEnv`` are
+turn-based (AEC) games whose every reward is known: a scripted one for checking reward credit by
+hand, and a two-move game solved by backward induction.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pettingzoo
 from gymnasium import spaces
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
 
 from ascentrl.envs import MatrixGame, MatrixGameEnv
 
@@ -117,3 +119,171 @@ def roles_env(max_cycles: int | None = None) -> MatrixGameEnv:
 if SCRIPTED_ENV_ID not in pettingzoo.parallel_registry:
     pettingzoo.register("parallel", SCRIPTED_ENV_ID, entry_point=ScriptedEnv)
     pettingzoo.register("parallel", ROLES_ENV_ID, entry_point=roles_env)
+
+
+# --------------------------------------------------------------------------- turn-based (AEC) envs
+TAKE_TURNS_ENV_ID = "ascentrl_test/take_turns-v0"
+TWO_MOVES_ENV_ID = "ascentrl_test/two_moves-v0"
+
+TAKE_TURNS_ORDER = ("a", "b", "b", "a", "c")
+"""Who moves at each move of :class:`TakeTurnsEnv` (b moves twice in a row, c only at the end)."""
+TAKE_TURNS_REWARDS = ({"a": 1.0, "c": 2.0}, {"a": 10.0}, {"b": 100.0}, {"c": 1000.0}, {"a": -1.0, "b": -2.0, "c": -3.0})
+"""The rewards each move hands out; the last move ends the game for everyone."""
+
+
+class TakeTurnsEnv(AECEnv):
+    """Three agents that take turns in a scripted order, with scripted rewards, for checking credit by hand.
+
+    Moves: :data:`TAKE_TURNS_ORDER`; after move ``k`` the rewards :data:`TAKE_TURNS_REWARDS` ``[k]``
+    are paid (whatever the actions), and the fifth move terminates every agent. With
+    ``truncate_after`` the game is cut after that many moves instead (every agent truncated, no
+    final rewards).
+
+    - ``a`` and ``b`` observe ``Box([move number, 1])``; ``b``'s legal actions come in its info dict
+      (``"action_mask"``): both at its first move, only action 1 at its second.
+    - ``c`` observes ``{"observation": Discrete(6) move number, "action_mask"}``, which allows only
+      action 0.
+
+    A masked action raises ``AssertionError``; every action is logged in ``action_log``.
+    """
+
+    metadata = {"name": "take_turns_v0", "is_parallelizable": False, "render_modes": []}
+
+    def __init__(self, truncate_after: int | None = None) -> None:
+        super().__init__()
+        self.possible_agents = ["a", "b", "c"]
+        self.truncate_after = truncate_after
+        box = spaces.Box(0.0, 5.0, (2,), np.float32)
+        self._observation_spaces = {"a": box, "b": box, "c": spaces.Dict({
+            "observation": spaces.Discrete(6), "action_mask": spaces.Box(0, 1, (2,), np.int8)})}
+        self._action_spaces = {agent: spaces.Discrete(2) for agent in self.possible_agents}
+        self.action_log: list[tuple[str, int]] = []
+        self.move = 0
+
+    def observation_space(self, agent):
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent):
+        return self._action_spaces[agent]
+
+    def _mask(self, agent):
+        if agent == "c":
+            return np.array([1, 0], np.int8)
+        if agent == "b" and self.move == 2:
+            return np.array([0, 1], np.int8)
+        return np.array([1, 1], np.int8)
+
+    def observe(self, agent):
+        if agent == "c":
+            return {"observation": np.int64(self.move), "action_mask": self._mask("c")}
+        return np.array([self.move, 1.0], np.float32)
+
+    def _infos(self):
+        return {agent: ({"action_mask": self._mask("b")} if agent == "b" else {}) for agent in self.agents}
+
+    def reset(self, seed=None, options=None):
+        self.agents = list(self.possible_agents)
+        self.move = 0
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = self._infos()
+        self.agent_selection = TAKE_TURNS_ORDER[0]
+
+    def step(self, action):
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        if not self._mask(agent)[action]:
+            raise AssertionError(f"{agent} played masked action {action} at move {self.move + 1}")
+        self.action_log.append((agent, int(action)))
+        self._cumulative_rewards[agent] = 0.0
+        self._clear_rewards()
+        for paid, reward in TAKE_TURNS_REWARDS[self.move].items():
+            self.rewards[paid] += reward
+        self.move += 1
+        if self.move == len(TAKE_TURNS_ORDER):
+            self.terminations = dict.fromkeys(self.agents, True)
+        elif self.move == self.truncate_after:
+            for paid in self.rewards:
+                self.rewards[paid] = 0.0
+            self.truncations = dict.fromkeys(self.agents, True)
+        self._accumulate_rewards()
+        self.infos = self._infos()
+        if self.move < len(TAKE_TURNS_ORDER):
+            self.agent_selection = TAKE_TURNS_ORDER[self.move]
+        self._deads_step_first()
+
+
+TWO_MOVES_PAYOFFS = np.array([[[3.0, 1.0], [0.0, 2.0]],   # player_0 left, then player_1 left / right
+                              [[1.0, 3.0], [2.0, 0.0]]])  # player_0 right, then player_1 left / right
+"""``TWO_MOVES_PAYOFFS[first, second] = (player_0's payoff, player_1's payoff)``."""
+TWO_MOVES_EQUILIBRIUM = {"root": 1, "after left": 1, "after right": 0}
+"""The subgame-perfect equilibrium, by backward induction: after left player_1 takes right (2 > 1),
+after right it takes left (3 > 0); so player_0, who gets 0 after left and 1 after right, takes right
+even though left holds its best payoff (3)."""
+
+
+class TwoMovesEnv(AECEnv):
+    """player_0 moves (left 0 / right 1), then player_1, who saw it, moves (left / right); paid by
+    :data:`TWO_MOVES_PAYOFFS`. A third action ("pass", 2) is never legal.
+
+    Observations: ``{"observation": Discrete(3)`` node (0 root, 1 after left, 2 after right),
+    ``"action_mask"}``.
+    """
+
+    metadata = {"name": "two_moves_v0", "is_parallelizable": False, "render_modes": []}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.possible_agents = ["player_0", "player_1"]
+        self._observation_space = spaces.Dict({"observation": spaces.Discrete(3),
+                                               "action_mask": spaces.Box(0, 1, (3,), np.int8)})
+        self._action_space = spaces.Discrete(3)
+        self.node = 0
+
+    def observation_space(self, agent):
+        return self._observation_space
+
+    def action_space(self, agent):
+        return self._action_space
+
+    def observe(self, agent):
+        mask = np.array([1, 1, 0] if agent == self.agent_selection else [0, 0, 0], np.int8)
+        return {"observation": np.int64(self.node), "action_mask": mask}
+
+    def reset(self, seed=None, options=None):
+        self.agents = list(self.possible_agents)
+        self.node = 0
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.infos = {agent: {} for agent in self.agents}
+        self.agent_selection = "player_0"
+
+    def step(self, action):
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        if action not in (0, 1):
+            raise AssertionError(f"{agent} played the illegal action {action}")
+        self._cumulative_rewards[agent] = 0.0
+        self._clear_rewards()
+        if agent == "player_0":
+            self.node = 1 + int(action)
+            self.agent_selection = "player_1"
+        else:
+            payoffs = TWO_MOVES_PAYOFFS[self.node - 1, int(action)]
+            self.rewards = {"player_0": float(payoffs[0]), "player_1": float(payoffs[1])}
+            self.terminations = dict.fromkeys(self.agents, True)
+            self.agent_selection = "player_0"
+        self._accumulate_rewards()
+
+
+if TAKE_TURNS_ENV_ID not in pettingzoo.aec_registry:
+    pettingzoo.register("aec", TAKE_TURNS_ENV_ID, entry_point=TakeTurnsEnv)
+    pettingzoo.register("aec", TWO_MOVES_ENV_ID, entry_point=TwoMovesEnv)

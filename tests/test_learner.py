@@ -187,7 +187,7 @@ def test_a_return_threshold_needs_a_learner_that_tracks_returns():
 def test_a_nash_conv_target_needs_a_game():
     learner = ToyLearner()
     learner.config.env = "toy"
-    with pytest.raises(ValueError, match="needs a matrix game; toy is not one"):
+    with pytest.raises(ValueError, match="needs a matrix game or an extensive-form game; toy is neither"):
         learner.train(10, stop=NashConvTarget(0.1))
 
 

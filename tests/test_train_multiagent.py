@@ -110,7 +110,8 @@ def test_pettingzoo_env_run_reports_returns_and_no_nash_conv(tmp_path):
     (["--iterations", "0"], "--iterations must be a positive integer"),
     (["--gamma", "1.5"], "gamma must be in [0.0, 1.0]"),
     (["--env", "matching_pennies_3p", "--method", "lola"], "needs 2 players"),
-    (["--env", "classic/rps-v2", "--target-nash-conv", "0.1"], "--target-nash-conv needs a matrix game"),
+    (["--env", "classic/rps-v2", "--target-nash-conv", "0.1"],
+     "--target-nash-conv needs a matrix game or an extensive/ game"),
     (["--ascent", "{not json"], "argument --ascent: expected a JSON object"),
 ])
 def test_bad_input_exits_2_with_one_line(arguments, message, capsys):
@@ -127,3 +128,32 @@ def test_bad_input_from_the_command_line_has_no_traceback():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "train_multiagent.py: error: num_envs must be a positive integer, got 0"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--env", "extensive/chess"], "unknown env id 'extensive/chess': the extensive-form games are"),
+    (["--env", "classic/tictactoe-v3", "--method", "lola", "--preset", "none"],
+     "tictactoe-v3 is turn-based, use method shared"),
+    (["--algo", "ppo", "--env", "classic/tictactoe-v3", "--method", "lola"],
+     "argument --method: invalid choice: 'lola' (choose from 'independent', 'shared')"),
+    (["--algo", "ppo", "--env", "classic/connect_four-v3", "--observation-encoding", "pixels"],
+     "argument --observation-encoding: invalid choice: 'pixels' (choose from 'auto', 'flatten')"),
+])
+def test_bad_turn_based_input_exits_2_with_one_line(arguments, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        script.main([*arguments, "--no-progress-bar"])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error, error
+
+
+def test_an_opponent_playing_an_illegal_move_exits_2_naming_the_agent_and_the_move(tmp_path, capsys):
+    opponent = tmp_path / "corner.py"
+    opponent.write_text("def always_corner(observation):\n    return 0\n")  # illegal once square 0 is taken
+    code = script.main(["--algo", "ppo", "--env", "classic/tictactoe-v3", "--num-envs", "8", "--minibatches", "2",
+                        "--iterations", "1", "--eval-games", "8", "--eval-opponent", f"{opponent}:always_corner",
+                        "--out", str(tmp_path / "run"), "--no-progress-bar"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1, error
+    assert "corner.py:always_corner: illegal action 0 for 'player_" in error and ", move " in error, error
+    assert (tmp_path / "run" / "checkpoint.pt").exists()  # the training is kept

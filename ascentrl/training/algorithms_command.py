@@ -10,6 +10,9 @@ and a tuned preset for that pair (if there is one) supplies the defaults.
    becomes the defaults of the chosen learner's options; any option given explicitly overrides it.
 3. Everything else is :func:`ascentrl.training.command_line.main` for the chosen learner: the same
    checks, outputs, resume, signals and exit codes as every training script.
+
+A script may name a ``default`` algorithm for when ``--algo`` is not given
+(``scripts/train_multiagent.py``: ``reinforce``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ascentrl.checkpoints import CheckpointError, load_checkpoint
-from ascentrl.cli import CommandLineParser, fail
+from ascentrl.cli import CommandLineParser, check_checkpoint_file, fail
 from ascentrl.training import command_line
 from ascentrl.training.learner import Learner
 
@@ -37,8 +40,10 @@ def _selector_options(algorithms: Mapping[str, type[Learner]]) -> Callable[[argp
 
 
 def main_with_algorithms(algorithms: Mapping[str, type[Learner]], presets: Callable[[str, str], dict[str, Any]],
-                         argv: Sequence[str] | None, *, doc: str, script: str) -> int:
-    """Pick the learner and its preset, then run :func:`ascentrl.training.command_line.main`."""
+                         argv: Sequence[str] | None, *, doc: str, script: str, default: str | None = None) -> int:
+    """Pick the learner and its preset, then run :func:`ascentrl.training.command_line.main`.
+
+    ``default`` is the algorithm when ``--algo`` is not given (None: ``--algo`` is required)."""
     program = os.path.basename(script)
     selector = CommandLineParser(prog=program, add_help=False)
     _selector_options(algorithms)(selector)
@@ -51,14 +56,17 @@ def main_with_algorithms(algorithms: Mapping[str, type[Learner]], presets: Calla
         if known.preset is not None:
             fail(selector, ValueError("--preset does not apply to --resume: a resumed run keeps its saved settings"))
         try:
+            check_checkpoint_file("--resume", known.resume)
             kind = load_checkpoint(known.resume, None)["kind"]
-        except CheckpointError as error:
+        except (CheckpointError, ValueError) as error:
             fail(selector, error)
         names = [name for name, learner_class in algorithms.items() if learner_class.__name__ == kind]
         if not names or (known.algo is not None and known.algo != names[0]):
             fail(selector, ValueError(f"--resume {known.resume}: a {kind} checkpoint, not one of --algo "
                                       f"{known.algo or ', '.join(sorted(algorithms))}"))
         return command_line.main(algorithms[names[0]], argv, doc=doc, script=script, extra=extra)
+    if known.algo is None:
+        known.algo = default
     if known.algo is None:
         if known.help:
             known.algo = "ppo" if "ppo" in algorithms else sorted(algorithms)[0]

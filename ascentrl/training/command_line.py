@@ -22,8 +22,10 @@ progress) and the learner's config. Then, in order:
    ``progress.csv`` (one row per iteration, :meth:`Learner.progress_row`), ``config.json``,
    ``checkpoint.pt`` and the learner's plots. Data-parallel replicas are checked identical first.
 
-Exit codes: 0 the target was met (or there was none), 1 the budget ran out first, 2 bad input,
-3 training stopped on a NaN/inf, 130/143 interrupted.
+Exit codes: 0 the target was met (or there was none), 1 the budget ran out first, 2 bad input
+(also found after training, by the learner's closing evaluation, e.g. an opponent policy that
+plays an illegal move: one line, the checkpoint is kept), 3 training stopped on a NaN/inf, 130/143
+interrupted.
 
 What a learner class contributes: ``training_options_class`` (with ``stop_rules(learner)``,
 ``from_run(run)`` and ``resumable``), ``run_name``, ``progress_postfix(record)``,
@@ -72,6 +74,7 @@ from ascentrl.validation import check_positive_int
 
 __all__ = ["EXIT_NON_FINITE", "PreparedRun", "RunOptions", "build_parser", "main", "prepare_run", "train"]
 
+EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE = 3
 
 
@@ -321,7 +324,11 @@ def _finish(run: PreparedRun, history: Any, stop: StopOnSignals, *, program: str
     exit_code = 0 if history.reached_target or not run.targets else 1
     if not report:
         return exit_code
-    extra = learner.after_training(run.training)
+    try:
+        extra = learner.after_training(run.training)
+    except ValueError as error:  # e.g. an opponent policy of the user's that played an illegal move
+        print(f"{program}: error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     first, *others = learner.outcome(history, run.targets, extra)
     if history.skipped_iterations:
         first += f"; {len(history.skipped_iterations)} updates skipped for non-finite values"

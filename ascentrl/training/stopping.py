@@ -171,7 +171,8 @@ class ReturnThreshold(StopRule):
 
 @dataclass
 class NashConvTarget(StopRule):
-    """Solved: the NashConv of the learned strategies is at most ``target`` (matrix games)."""
+    """Solved: the NashConv of the learned strategies is at most ``target`` (for learners whose
+    records hold a NashConv: ``learner.measures_nash_conv``, e.g. on matrix and extensive-form games)."""
 
     target: float
 
@@ -181,8 +182,9 @@ class NashConvTarget(StopRule):
             raise ValueError(f"target_nash_conv must be a finite number >= 0, got {self.target!r}")
 
     def start(self, learner: Learner) -> None:
-        if getattr(learner, "game", None) is None:
-            raise ValueError(f"target_nash_conv needs a matrix game; {learner.config.env} is not one")
+        if not getattr(learner, "measures_nash_conv", False):
+            raise ValueError(f"target_nash_conv needs a matrix game or an extensive-form game; "
+                             f"{learner.config.env} is neither")
 
     def reached(self, learner: Learner, record: Record) -> bool:
         return record.nash_conv <= self.target
