@@ -42,7 +42,9 @@ bench: setup
 	$(PY) scripts/bench_games.py
 	$(PY) scripts/bench_last_iterate.py
 	$(PY) scripts/bench_multiagent.py
+	$(PY) scripts/bench_turn_based.py
 	$(PY) scripts/bench_extensive_games.py
+	$(PY) scripts/bench_extensive_sampled_play.py
 	$(PY) scripts/bench_applications.py
 	$(PY) scripts/bench_game_applications.py
 
