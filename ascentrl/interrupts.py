@@ -79,7 +79,13 @@ def signals_held() -> Iterator[None]:
 
 def exit_quietly_on_signals(program: str) -> None:
     """Until a :class:`StopOnSignals` takes over, SIGINT/SIGTERM print one line and exit with
-    ``128 + signal number`` (``SystemExit``, so ``finally`` blocks still run). For a script's start-up."""
+    ``128 + signal number``. For a script's start-up.
+
+    The exit is immediate (``os._exit`` after flushing the standard streams), not ``SystemExit``:
+    the signal may land while a C++ extension is importing (torch calls back into Python there),
+    where an exception raised by the handler ends in ``std::terminate`` — an abort with a C++
+    message instead of one line. Nothing needs cleaning up at this stage: no checkpoint has been
+    written, and the output folder's lock is released by the operating system."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -88,7 +94,8 @@ def exit_quietly_on_signals(program: str) -> None:
     def handle(number: int, frame: FrameType | None) -> None:
         name = signal.Signals(number).name
         print(f"{program}: {name} before training started; nothing to save", file=sys.stderr, flush=True)
-        raise SystemExit(128 + number)
+        sys.stdout.flush()
+        os._exit(128 + number)
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, handle)
