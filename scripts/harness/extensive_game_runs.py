@@ -2,7 +2,9 @@
 
 What ``scripts/extensive_games.py`` and ``scripts/bench_extensive_games.py`` share. The clock runs
 only while a solver steps: evaluating NashConv (exactly, after the step) is left out, as the
-benchmark does for the OpenSpiel solvers it compares with.
+benchmark does for the OpenSpiel solvers it compares with. :func:`run_solver` runs one solver to
+the end; a :class:`Contender` runs any solver (ours or a peer, given as a step and an evaluation)
+a slice of time at a time, so that several can take turns.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import io
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ascentrl.files import write_atomically
 from ascentrl.games.extensive import Solver
 
-__all__ = ["CurvePoint", "SolverRun", "plot_nash_conv", "run_solver"]
+__all__ = ["Contender", "CurvePoint", "SolverRun", "plot_nash_conv", "run_solver"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,45 @@ def run_solver(solver: Solver, method: str, iterations: int, *, target_nash_conv
     if target_nash_conv is not None:
         run.reached_target = solver.reported_nash_conv() <= target_nash_conv
     return run
+
+
+class Contender:
+    """One solver racing to the target NashConv, advanced a slice at a time so that every contender
+    runs under the same load of a shared machine (contenders take turns, as in
+    :mod:`harness.optimizer_timing`).
+
+    Args:
+        name: the row's label.
+        step: runs one iteration.
+        evaluate: NashConv of the reported iterate (called off the clock).
+        target: stop once NashConv is at or below it.
+        seconds: most seconds of solving.
+        evaluate_every: iterations between evaluations.
+    """
+
+    def __init__(self, name: str, step: Callable[[], object], evaluate: Callable[[], float], *, target: float,
+                 seconds: float, evaluate_every: int) -> None:
+        self.run, self.finished = SolverRun(name), False
+        self._step, self._evaluate = step, evaluate
+        self._target, self._seconds, self._every = target, seconds, evaluate_every
+
+    def advance(self, slice_seconds: float) -> None:
+        """Step for about ``slice_seconds`` of solving, or until finished."""
+        run, budget = self.run, self.run.seconds + slice_seconds
+        while not self.finished and run.seconds < budget:
+            started = time.perf_counter()
+            self._step()
+            run.seconds += time.perf_counter() - started
+            run.iterations += 1
+            out_of_time = run.seconds >= self._seconds
+            if run.iterations % self._every and not out_of_time:
+                continue
+            value = self._evaluate()
+            run.reached_target = value <= self._target
+            self.finished = run.reached_target or out_of_time
+            # Points about 2% apart in iterations draw the curve; the last one is always kept.
+            if self.finished or not run.curve or run.iterations >= 1.02 * run.curve[-1].iteration:
+                run.curve.append(CurvePoint(run.iterations, run.seconds, value))
 
 
 def plot_nash_conv(path: str | os.PathLike, curves: dict[str, list[CurvePoint]], *, title: str,
