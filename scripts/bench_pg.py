@@ -76,7 +76,8 @@ class EnvReport:
             return {}
         solved = [run for run in runs if run.solved]
         return {"runs": len(runs), "solved": len(solved),
-                "median_wall_seconds": statistics.median(run.wall_seconds for run in (solved or runs)),
+                "median_wall_seconds": statistics.median(run.wall_seconds for run in runs),
+                "median_solve_seconds": statistics.median(run.wall_seconds for run in solved) if solved else None,
                 "steps_per_second": statistics.median(run.steps_per_second for run in runs),
                 "mean_return": statistics.fmean(run.eval_mean_return for run in runs),
                 "std_return": statistics.pstdev(run.eval_mean_return for run in runs),
@@ -118,9 +119,15 @@ def format_table(reports: list[EnvReport]) -> str:
                      f" of the floor")
         if theirs:
             speed = ours["steps_per_second"] / theirs["steps_per_second"]
-            faster = theirs["median_wall_seconds"] / ours["median_wall_seconds"]
-            lines.append(f"{'':<16}ours / SB3: throughput {speed:.1f}x"
-                         + (f", median time to solve {faster:.1f}x lower" if TARGETS[report.env] is not None else ""))
+            solving = ""
+            if TARGETS[report.env] is not None:
+                if ours["median_solve_seconds"] is not None and theirs["median_solve_seconds"] is not None:
+                    faster = theirs["median_solve_seconds"] / ours["median_solve_seconds"]
+                    solving = f", median time to solve (solved runs) {faster:.1f}x lower"
+                else:  # a time to solve needs solved runs on both sides
+                    solving = (f"; no time-to-solve ratio: ours solved {ours['solved']}/{ours['runs']}, "
+                               f"SB3 {theirs['solved']}/{theirs['runs']}")
+            lines.append(f"{'':<16}ours / SB3: throughput {speed:.1f}x{solving}")
         if report.env in PUBLISHED:
             lines.append(f"{'':<16}published at 1M steps: {PUBLISHED[report.env]}")
     return "\n".join(lines)
