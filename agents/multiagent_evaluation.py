@@ -240,11 +240,10 @@ def opponent_from_spec(spec: str, learners: MultiAgentReinforce) -> Opponent:
     if spec == "random":
         return RandomOpponent()
     if os.path.isfile(spec):
-        from ascentrl.agents.multiagent import MultiAgentReinforce
         from ascentrl.checkpoints import CheckpointError
 
-        try:
-            loaded = MultiAgentReinforce.load(spec)
+        try:  # a checkpoint of the same learner class (PPO learners play a PPO checkpoint)
+            loaded = type(learners).load(spec)
         except CheckpointError as error:
             raise ValueError(str(error)) from None
         try:

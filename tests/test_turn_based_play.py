@@ -18,7 +18,7 @@ from ascentrl.agents import (
     MultiAgentReinforce,
     multiagent_preset_for,
 )
-from ascentrl.agents.multiagent_evaluation import wilson_interval
+from ascentrl.agents.multiagent_evaluation import opponent_from_spec, wilson_interval
 
 LEFT, RIGHT, PASS = 0, 1, 2
 
@@ -88,6 +88,17 @@ def test_a_past_checkpoint_is_an_opponent(tmp_path):
         learners.play_against(mismatch)
     for closing in (learners, early, mismatch):
         closing.close()
+
+
+def test_a_ppo_checkpoint_named_on_the_command_line_is_an_opponent(tmp_path):
+    """``--eval-opponent PATH`` loads the checkpoint as the learners' own class (a PPO run's file once
+    failed: it was read as a MultiAgentReinforce checkpoint)."""
+    learners = MultiAgentPPO(MultiAgentPPOConfig(env="classic/tictactoe-v3", num_envs=8, hidden_sizes=(8,)))
+    learners.train(1, checkpoint_path=tmp_path / "ppo.pt")
+    opponent = opponent_from_spec(str(tmp_path / "ppo.pt"), learners)
+    records = learners.play_against(opponent, games=20)
+    assert all(record.games == 20 and record.wins + record.draws + record.losses == 20 for record in records.values())
+    learners.close()
 
 
 @pytest.mark.parametrize("successes, trials", [(0, 1000), (7, 1000), (500, 1000), (1000, 1000), (3, 20)])
