@@ -8,7 +8,6 @@ with one line on stderr for every kind of bad input.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,20 +15,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from script_modules import SCRIPTS, load_script
 
 from ascentrl.games.extensive import load_policy, make_game, make_solver, nash_conv, sequence_form
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 JSON_KEYS = {"method", "iterations", "seconds", "last_nash_conv", "average_nash_conv"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 extensive_games = load_script("extensive_games")

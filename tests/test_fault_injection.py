@@ -11,7 +11,6 @@ resumes to the uninterrupted run's result.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -25,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from run_comparison import assert_same_training_state, progress_without_wall_time, summary_without_wall_time
+from script_modules import SCRIPTS, load_script
 
 from ascentrl.agents import Reinforce, ReinforceConfig
 from ascentrl.checkpoints import CheckpointError, load_checkpoint
 from ascentrl.output_folder import LOCK_NAME, OutputFolder
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 # Small, quick runs: a few iterations of CartPole with an evaluation of 20 greedy episodes.
 SMALL = ["--num-envs", "8", "--total-steps", "3000", "--eval-episodes", "20", "--checkpoint-every", "2",
          "--no-progress-bar"]
@@ -40,27 +39,19 @@ SOLVING = ["--num-envs", "32", "--total-steps", "5000", "--eval-episodes", "20",
 RUNS = {"unsolved": [*SMALL, "--target-return", "1e9"], "solved": SOLVING}
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_fault_injection", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def train_cartpole():
-    return load_script("train_cartpole")
+    return load_script("train_cartpole", "under_fault_injection")
 
 
 @pytest.fixture(scope="module")
 def train_multiagent():
-    return load_script("train_multiagent")
+    return load_script("train_multiagent", "under_fault_injection")
 
 
 @pytest.fixture(scope="module")
 def matrix_games():
-    return load_script("matrix_games")
+    return load_script("matrix_games", "under_fault_injection")
 
 
 def assert_refused(main, argv: list[str], capsys, *fragments: str) -> str:

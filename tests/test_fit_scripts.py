@@ -7,12 +7,10 @@ of the issue (exit code 2 and one line naming the option, before any work).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,17 +18,7 @@ import torch
 from hmmlearn import hmm as hmmlearn
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
+from script_modules import SCRIPTS, load_script
 
 fit_mixture = load_script("fit_mixture")
 fit_hmm = load_script("fit_hmm")

@@ -5,7 +5,6 @@ on Box2D and MuJoCo."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import signal
 import subprocess
@@ -15,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from run_comparison import assert_same_training_state, progress_without_wall_time, summary_without_wall_time
+from script_modules import load_script
 
 from ascentrl.agents import A2C, PPO
 from ascentrl.checkpoints import load_checkpoint
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 INTERRUPTED_AT = 3
 RUNS = {
     # Discrete actions, observation and reward normalization, linear learning-rate decay, episodes
@@ -33,14 +32,6 @@ RUNS = {
             "--eval-episodes", "2"],
 }
 COMMON = ["--checkpoint-every", "2", "--no-progress-bar"]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
