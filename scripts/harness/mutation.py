@@ -75,7 +75,7 @@ TARGETS: tuple[MutationTarget, ...] = (
                     "tests/test_batch_mean_baseline_ties.py")),
     MutationTarget("update_rules", ("ascentrl/_update_rules.py",), _OPTIMIZER_TESTS),
     MutationTarget("ascent", ("ascentrl/ascent.py",), _OPTIMIZER_TESTS),
-    MutationTarget("escape", ("ascentrl/escape.py",), _OPTIMIZER_TESTS),
+    MutationTarget("escape", ("ascentrl/escape.py",), (*_OPTIMIZER_TESTS, "tests/test_escape_contracts.py")),
     MutationTarget("payoffs", ("ascentrl/games/payoffs.py",),
                    ("tests/test_payoffs.py", "tests/test_properties_games.py", "tests/test_equilibrium_metrics.py")),
     MutationTarget("simplex", ("ascentrl/games/simplex.py",),
