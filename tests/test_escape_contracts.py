@@ -63,10 +63,43 @@ def test_a_strategy_rebuilt_from_its_state_dict_continues_exactly(strategy):
     rebuilt = ESCAPE_STRATEGIES[state["name"]](**state["config"])
     rebuilt.load_state_dict(state)
     assert repr(rebuilt) == repr(strategy)
-    for original, copy in zip(_act(strategy, parameters(), 5), _act(rebuilt, parameters(), 5), strict=True):
-        assert torch.equal(original, copy)
+    for step in (1, 5):  # step 1 is inside the perturbation interval: the last perturbation is restored
+        for original, copy in zip(_act(strategy, parameters(), step), _act(rebuilt, parameters(), step), strict=True):
+            assert torch.equal(original, copy)
 
 
 def test_the_repr_shows_the_constructor_arguments():
     assert repr(PerturbedAscent()) == "PerturbedAscent(threshold=0.001, radius=0.1, interval=50, seed=0)"
     assert repr(GradientNoise(eta=0.3, seed=2)) == "GradientNoise(eta=0.3, gamma=0.55, seed=2)"
+
+
+def test_no_jump_over_parameters_without_entries_and_no_jump_from_the_noise():
+    assert not PerturbedAscent(threshold=1.0, interval=1).after_update([torch.zeros(0)], 0.0, step=0)
+    assert not GradientNoise().after_update(parameters(), 0.0, step=0)  # it acts on gradients only
+
+
+def test_the_base_strategy_rebuilds_from_its_config():
+    strategy = EscapeStrategy(seed=4)
+    assert strategy.config() == {"seed": 4} and EscapeStrategy(**strategy.config()).seed == 4
+
+
+@pytest.mark.parametrize(("build", "error"), [
+    (lambda: PerturbedAscent(threshold=0.0), ValueError), (lambda: PerturbedAscent(threshold=-1.0), ValueError),
+    (lambda: PerturbedAscent(threshold=math.inf), ValueError), (lambda: PerturbedAscent(threshold="1"), ValueError),
+    (lambda: PerturbedAscent(radius=0.0), ValueError), (lambda: PerturbedAscent(radius=-1.0), ValueError),
+    (lambda: PerturbedAscent(radius=math.nan), ValueError), (lambda: PerturbedAscent(interval=0), ValueError),
+    (lambda: PerturbedAscent(interval=-3), ValueError), (lambda: PerturbedAscent(interval=True), ValueError),
+    (lambda: PerturbedAscent(interval=2.0), ValueError), (lambda: GradientNoise(eta=0.0), ValueError),
+    (lambda: GradientNoise(eta=-1.0), ValueError), (lambda: GradientNoise(eta=math.inf), ValueError),
+    (lambda: GradientNoise(gamma=-1.0), ValueError), (lambda: GradientNoise(gamma=math.inf), ValueError),
+    (lambda: GradientNoise(gamma="0.5"), ValueError), (lambda: EscapeStrategy(seed=True), TypeError),
+    (lambda: EscapeStrategy(seed="1"), TypeError), (lambda: EscapeStrategy(seed=1.0), TypeError),
+])
+def test_bad_arguments_are_refused(build, error):
+    with pytest.raises(error):
+        build()
+
+
+def test_valid_boundary_arguments_are_accepted():
+    PerturbedAscent(threshold=1e-300, radius=1e-300, interval=1)
+    GradientNoise(eta=1e-300, gamma=0.0)
