@@ -31,14 +31,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.likelihood_benchmark import (
-    format_hmm_rows,
-    format_mixture_rows,
-    run_hmm_case,
-    run_mixture_case,
-    torch_threads,
-)
+from harness.hmm_benchmark import run_hmm_case
+from harness.likelihood_benchmark import run_mixture_case, torch_threads
 from harness.likelihood_datasets import HMM_CASES, MIXTURE_CASES
+from harness.likelihood_report import format_hmm_rows, format_mixture_rows
 
 from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 from ascentrl.files import write_json

@@ -15,28 +15,25 @@ algorithm for HMMs), as the mean log-likelihood per observation. A start is *stu
 more than ``STUCK_GAP`` below the best value any run of either method found on that case; a
 best-of-R result is *stuck* likewise. For HMMs sampled from known parameters, a best-of-R model has
 *the right parameters* when, after the best relabelling of its states, every transition and
-emission probability is within ``RIGHT_TOLERANCE`` of the truth and every Gaussian mean within
-``RIGHT_MEAN_TOLERANCE`` standard deviations of the data (the sampling error of the maximum-likelihood
+emission probability is within ``harness.hmm_benchmark.RIGHT_TOLERANCE`` of the truth and every Gaussian mean within
+``RIGHT_MEAN_TOLERANCE`` (same module) standard deviations of the data (the sampling error of the maximum-likelihood
 estimate itself is up to ~0.12 on these cases).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
 import warnings
 
 import numpy as np
 import torch
 
-from ascentrl.applications import CategoricalHMM, CovarianceCollapseError, GaussianHMM, GaussianMixture
-from harness.likelihood_datasets import HmmCase, MixtureCase
+from ascentrl.applications import CovarianceCollapseError, GaussianMixture
+from harness.likelihood_datasets import MixtureCase
 
-__all__ = ["STUCK_GAP", "format_hmm_rows", "format_mixture_rows", "run_hmm_case", "run_mixture_case"]
+__all__ = ["STUCK_GAP", "run_mixture_case", "summarize", "torch_threads"]
 
 STUCK_GAP = 1e-3
-RIGHT_TOLERANCE = 0.1
-RIGHT_MEAN_TOLERANCE = 0.25
 
 
 def mixture_log_likelihood(x: np.ndarray, weights, means, covariances, covariance_type: str) -> float:
@@ -108,92 +105,10 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: d
                            "steps": int(np.median([fit.n_iter_ for fit in fits])),
                            "smallest_eigenvalue": _smallest_relative_eigenvalue(chosen.covariances_,
                                                                                 case.covariance_type, x)})
-    return _summarize(case.name, case.description, runs)
+    return summarize(case.name, case.description, runs)
 
 
-def _hmmlearn_model(case: HmmCase, n_states: int, **options):
-    from hmmlearn import hmm
-
-    if case.emissions == "categorical":
-        return hmm.CategoricalHMM(n_states, **options)
-    return hmm.GaussianHMM(n_states, covariance_type=case.covariance_type, **options)
-
-
-def _hmm_score(case: HmmCase, start, transition, emission: dict) -> float:
-    """Mean log-likelihood per observation by hmmlearn's forward algorithm."""
-    peer = _hmmlearn_model(case, len(start), init_params="", params="")
-    peer.startprob_, peer.transmat_ = np.asarray(start), np.asarray(transition)
-    if case.emissions == "categorical":
-        peer.emissionprob_ = np.asarray(emission["emission"])
-    else:
-        peer.means_ = np.asarray(emission["means"])
-        peer.covars_ = np.asarray(emission["covariances"])
-    return float(peer.score(case.x, case.lengths)) / len(case.x)
-
-
-def _right_parameters(case: HmmCase, start, transition, emission: dict) -> bool:
-    if case.emissions == "categorical":
-        truth, estimate = case.emission_parameters["emission"], np.asarray(emission["emission"])
-        tolerance = RIGHT_TOLERANCE
-    else:
-        truth, estimate = case.emission_parameters["means"], np.asarray(emission["means"])
-        tolerance = RIGHT_MEAN_TOLERANCE * case.x.std(0)
-    for order in itertools.permutations(range(len(case.start))):
-        order = list(order)
-        transition_gap = np.abs(np.asarray(transition)[np.ix_(order, order)] - case.transition).max()
-        if transition_gap <= RIGHT_TOLERANCE and np.all(np.abs(estimate[order] - truth) <= tolerance):
-            return True
-    return False
-
-
-def run_hmm_case(case: HmmCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
-    """Both methods on one HMM case for ``seeds`` seeds; see the module docstring.
-
-    ``em_options`` override the hmmlearn settings (``n_iter=1000`` and hmmlearn's defaults).
-    """
-    em_options = {"n_iter": 1000, **(em_options or {})}
-    n_states = len(case.start)
-    model_class = CategoricalHMM if case.emissions == "categorical" else GaussianHMM
-    options = {} if case.emissions == "categorical" else {"covariance_type": case.covariance_type}
-    with warnings.catch_warnings():  # warm-up, untimed (see run_mixture_case)
-        warnings.simplefilter("ignore")
-        model_class(n_states, n_restarts=2, max_steps=3, **options).fit(case.x, case.lengths)
-        _hmmlearn_model(case, n_states, n_iter=2).fit(case.x, case.lengths)
-    runs = {"ours": [], "em": []}
-    for seed in range(seeds):
-        start = time.perf_counter()
-        if case.emissions == "categorical":
-            model = CategoricalHMM(n_states, n_restarts=restarts, seed=seed).fit(case.x, case.lengths)
-            emission = {"emission": model.emission_probabilities_.numpy()}
-        else:
-            model = GaussianHMM(n_states, covariance_type=case.covariance_type, n_restarts=restarts,
-                                seed=seed).fit(case.x, case.lengths)
-            emission = {"means": model.means_.numpy(), "covariances": model.covariances_.numpy()}
-        seconds = time.perf_counter() - start
-        chain = (model.start_probabilities_.numpy(), model.transition_matrix_.numpy())
-        runs["ours"].append({
-            "best": _hmm_score(case, *chain, emission), "seconds": seconds, "collapsed": len(model.collapses_),
-            "starts": [value for value in model.restart_log_likelihoods_.tolist() if np.isfinite(value)],
-            "steps": model.n_steps_, "right": _right_parameters(case, *chain, emission)})
-        start = time.perf_counter()
-        fits = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for index in range(restarts):
-                fits.append(_hmmlearn_model(case, n_states, random_state=restarts * seed + index, **em_options)
-                            .fit(case.x, case.lengths))
-        seconds = time.perf_counter() - start
-        values = [float(fit.score(case.x, case.lengths)) / len(case.x) for fit in fits]
-        chosen = fits[int(np.argmax(values))]
-        emission = ({"emission": chosen.emissionprob_} if case.emissions == "categorical"
-                    else {"means": chosen.means_, "covariances": chosen.covars_})
-        runs["em"].append({"best": max(values), "seconds": seconds, "starts": values, "collapsed": 0,
-                           "steps": int(np.median([fit.monitor_.iter for fit in fits])),
-                           "right": _right_parameters(case, chosen.startprob_, chosen.transmat_, emission)})
-    return _summarize(case.name, case.description, runs)
-
-
-def _summarize(name: str, description: str, runs: dict) -> dict:
+def summarize(name: str, description: str, runs: dict) -> dict:
     """Per-method medians, worst cases and stuck rates, and the per-seed comparison."""
     everything = [value for method in runs.values() for run in method for value in [run["best"], *run["starts"]]]
     reference = max(everything)
@@ -223,53 +138,6 @@ def _summarize(name: str, description: str, runs: dict) -> dict:
     summary["worst_difference"] = float(differences.min())
     summary["time_ratio"] = summary["ours"]["median_seconds"] / summary["em"]["median_seconds"]
     return summary
-
-
-def _row(label: str, result: dict, extra: str) -> str:
-    stuck = "-" if result["stuck_starts"] is None else f"{100 * result['stuck_starts']:.0f}%"
-    return (f"  {label:<6}{result['median_best']:>14.6f}{result['worst_best']:>14.6f}{result['median_seconds']:>9.2f}"
-            f"{result['median_steps']:>8.0f}{stuck:>8}{100 * result['stuck_best_of_restarts']:>8.0f}%"
-            f"{result['collapsed_starts']:>7}  {extra}")
-
-
-def _header(restarts: int) -> str:
-    return (f"  {'':<6}{'median LL':>14}{'worst LL':>14}{'med s':>9}{'steps':>8}{'stuck':>8}{'stuck':>9}"
-            f"{'coll.':>7}\n  {'':<6}{'best of ' + str(restarts):>14}{'best of ' + str(restarts):>14}{'':>9}"
-            f"{'(med)':>8}{'starts':>8}{'best':>9}")
-
-
-def _verdict(result: dict) -> str:
-    seeds = result["seeds"]
-    line = (f"  ours >= EM on {result['seeds_ours_at_least_em']}/{seeds} seeds (worst ours - EM: "
-            f"{result['worst_difference']:+.2e}); time ours/EM {result['time_ratio']:.2f}x")
-    if result.get("em_ahead_median_smallest_relative_eigenvalue") is not None:
-        line += (f"; where EM is ahead, its smallest eigenvalue / data variance has median "
-                 f"{result['em_ahead_median_smallest_relative_eigenvalue']:.1e}")
-    return line
-
-
-def format_mixture_rows(results: list[dict], restarts: int) -> str:
-    lines = [f"Gaussian mixtures: ascentrl GaussianMixture ({restarts} restarts in one batch) vs scikit-learn EM "
-             f"({restarts} k-means starts), mean log-likelihood per point"]
-    for result in results:
-        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
-        for method, label in (("ours", "ours"), ("em", "EM")):
-            smallest = result[method]["smallest_relative_eigenvalue"]
-            lines.append(_row(label, result[method], f"smallest eigenvalue / data variance {smallest:.1e}"))
-        lines.append(_verdict(result))
-    return "\n".join(lines)
-
-
-def format_hmm_rows(results: list[dict], restarts: int) -> str:
-    lines = [f"HMMs: ascentrl ({restarts} restarts in one batch) vs hmmlearn Baum-Welch ({restarts} starts), "
-             "mean log-likelihood per observation"]
-    for result in results:
-        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
-        for method, label in (("ours", "ours"), ("em", "EM")):
-            right = result[method]["right_parameters"]
-            lines.append(_row(label, result[method], f"right parameters (best of {restarts}): {100 * right:.0f}%"))
-        lines.append(_verdict(result))
-    return "\n".join(lines)
 
 
 def torch_threads(threads: int) -> None:

@@ -1,0 +1,54 @@
+"""The tables of ``scripts/bench_applications.py``: one block per case from the summaries that
+:mod:`harness.likelihood_benchmark` computes (best-of-restarts log-likelihood, time, steps, stuck
+rates, collapses, and the verdict against EM)."""
+
+from __future__ import annotations
+
+__all__ = ["format_hmm_rows", "format_mixture_rows"]
+
+
+def _row(label: str, result: dict, extra: str) -> str:
+    stuck = "-" if result["stuck_starts"] is None else f"{100 * result['stuck_starts']:.0f}%"
+    return (f"  {label:<6}{result['median_best']:>14.6f}{result['worst_best']:>14.6f}{result['median_seconds']:>9.2f}"
+            f"{result['median_steps']:>8.0f}{stuck:>8}{100 * result['stuck_best_of_restarts']:>8.0f}%"
+            f"{result['collapsed_starts']:>7}  {extra}")
+
+
+def _header(restarts: int) -> str:
+    return (f"  {'':<6}{'median LL':>14}{'worst LL':>14}{'med s':>9}{'steps':>8}{'stuck':>8}{'stuck':>9}"
+            f"{'coll.':>7}\n  {'':<6}{'best of ' + str(restarts):>14}{'best of ' + str(restarts):>14}{'':>9}"
+            f"{'(med)':>8}{'starts':>8}{'best':>9}")
+
+
+def _verdict(result: dict) -> str:
+    seeds = result["seeds"]
+    line = (f"  ours >= EM on {result['seeds_ours_at_least_em']}/{seeds} seeds (worst ours - EM: "
+            f"{result['worst_difference']:+.2e}); time ours/EM {result['time_ratio']:.2f}x")
+    if result.get("em_ahead_median_smallest_relative_eigenvalue") is not None:
+        line += (f"; where EM is ahead, its smallest eigenvalue / data variance has median "
+                 f"{result['em_ahead_median_smallest_relative_eigenvalue']:.1e}")
+    return line
+
+
+def format_mixture_rows(results: list[dict], restarts: int) -> str:
+    lines = [f"Gaussian mixtures: ascentrl GaussianMixture ({restarts} restarts in one batch) vs scikit-learn EM "
+             f"({restarts} k-means starts), mean log-likelihood per point"]
+    for result in results:
+        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
+        for method, label in (("ours", "ours"), ("em", "EM")):
+            smallest = result[method]["smallest_relative_eigenvalue"]
+            lines.append(_row(label, result[method], f"smallest eigenvalue / data variance {smallest:.1e}"))
+        lines.append(_verdict(result))
+    return "\n".join(lines)
+
+
+def format_hmm_rows(results: list[dict], restarts: int) -> str:
+    lines = [f"HMMs: ascentrl ({restarts} restarts in one batch) vs hmmlearn Baum-Welch ({restarts} starts), "
+             "mean log-likelihood per observation"]
+    for result in results:
+        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
+        for method, label in (("ours", "ours"), ("em", "EM")):
+            right = result[method]["right_parameters"]
+            lines.append(_row(label, result[method], f"right parameters (best of {restarts}): {100 * right:.0f}%"))
+        lines.append(_verdict(result))
+    return "\n".join(lines)
