@@ -8,11 +8,13 @@ the definition of a projection (no feasible point is closer). All in float64.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor
 
 from ascentrl.games import project_to_simplex
+from ascentrl.games.simplex import project_array_to_simplex
 
 
 def bisection_projection(values: Tensor, iterations: int = 200) -> Tensor:
@@ -115,3 +117,24 @@ def test_bad_input():
         project_to_simplex(torch.empty(3, 0))
     with pytest.raises(ValueError, match="at least one entry"):
         project_to_simplex(torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 50])
+def test_array_projection_matches_bisection(size):
+    """The NumPy twin (closed-form dynamics) against the same independent bisection reference."""
+    values = random_values(64, size, seed=size)
+    projected = project_array_to_simplex(values.numpy())
+    assert torch.allclose(torch.from_numpy(projected), bisection_projection(values), atol=1e-12, rtol=0)
+
+
+def test_array_projection_hand_computed_ties_and_padding():
+    values = np.array([[0.5, 0.5, 0.5], [2.0, 0.0, -1.0], [0.3, 0.3, -np.inf]])
+    expected = np.array([[1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(project_array_to_simplex(values), expected, atol=1e-15, rtol=0)
+
+
+def test_array_projection_writes_into_a_view():
+    stacked = np.array([[[0.9, 0.6, 7.0], [0.2, -0.4, 0.1]]])
+    view = stacked[..., 0, :2]  # a player's actions inside a padded stack
+    project_array_to_simplex(view, out=view)
+    np.testing.assert_allclose(stacked, [[[0.65, 0.35, 7.0], [0.2, -0.4, 0.1]]], atol=1e-15, rtol=0)

@@ -3,9 +3,11 @@
 :class:`ClosedFormDynamics` takes the steps a :class:`~ascentrl.games.GameDynamics` takes — the same
 methods and options, the same optimizer update, the same projections — but computes the gradients
 and game-Hessian products of the matrix game as tensor contractions
-(:mod:`ascentrl.games.matrix_gradients` derives them) instead of through autograd. On small games
-the autograd path spends its time building graphs and in Python; the closed form takes about a
-tenth to a twentieth of its time per step (``scripts/bench_games.py`` measures it), and tests prove
+(:mod:`ascentrl.games.matrix_gradients` derives them) instead of through autograd, in NumPy on the
+CPU (a matrix game's arrays are tiny, so the fixed cost per operation is the whole cost, and NumPy's
+is a third of torch's). On small games the autograd path spends its time building graphs and in
+Python; the closed form takes a seventeenth to a fiftieth of its time per step on a 2×2 game, about
+15–36 µs (``scripts/bench_games.py`` measures it), and tests prove
 the two trajectories equal to 1e-12 (float64) step by step. Both round differently, so where the
 dynamics themselves amplify rounding the two drift apart like any two implementations: simultaneous
 ascent on rock-paper-scissors (lr 0.2) separates them by more than 1e-12 after ~450 steps, and
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -57,8 +60,8 @@ from ascentrl.games.dynamics import (
     SimultaneousAscent,
     SymplecticGradientAdjustment,
 )
-from ascentrl.games.matrix_gradients import MatrixGameGradients
-from ascentrl.games.simplex import _project, _reciprocal_counts
+from ascentrl.games.matrix_gradients import Array, MatrixGameGradients
+from ascentrl.games.simplex import project_array_to_simplex
 
 PARAMETERIZATIONS = ("softmax", "simplex")
 """How a player's parameters give its mixed strategy: ``softmax(θ)``, or ``θ`` kept on the simplex."""
@@ -95,6 +98,9 @@ def closed_form_unsupported(
     shapes = {(tensor.shape[:-1], tensor.dtype) for player in dynamics.players for tensor in player if tensor.dim()}
     if len(shapes) != 1 or any(tensor.dim() == 0 for player in dynamics.players for tensor in player):
         return "the players' parameters are not (*batch, actions) tensors of one batch shape and dtype"
+    dtype = next(iter(shapes))[1]
+    if dtype not in (torch.float32, torch.float64):
+        return f"the players' parameters are {dtype}; the closed form computes in float32 or float64 (NumPy)"
     for index, (player, optimizer) in enumerate(zip(dynamics.players, dynamics.optimizers)):
         reason = _unsupported_optimizer(optimizer, player)
         if reason is not None:
@@ -135,10 +141,8 @@ class ClosedFormDynamics:
         batch_shape = torch.broadcast_shapes(*[parameter.shape[:-1] for parameter in self._parameters])
         self.game = MatrixGameGradients(payoffs, [p.shape[-1] for p in self._parameters], batch_shape,
                                         softmax=parameterizations[0] == "softmax", dtype=dtype)
-        self._theta = self.game.stack([parameter.detach() for parameter in self._parameters]).clone()
+        self._theta = self.game.stack(self._parameters)
         self._views = self.game.unstack(self._theta)
-        self._reciprocals = _reciprocal_counts(self._theta.shape[-1], self._theta, -1)
-        self._player_reciprocals = [_reciprocal_counts(view.shape[-1], view, -1) for view in self._views]
         self._settings = [_update_settings(optimizer) for optimizer in dynamics.optimizers]
         buffers = [optimizer.state[parameter].get("momentum_buffer")
                    for optimizer, parameter in zip(dynamics.optimizers, self._parameters)]
@@ -147,19 +151,17 @@ class ClosedFormDynamics:
         self._stacked = (self.method != "alternating" and all(s == self._settings[0] for s in self._settings)
                          and len({buffer is None for buffer in buffers}) == 1)
         if self._stacked:
-            self._buffers = [None if buffers[0] is None else self.game.stack(buffers).clone()]
+            self._buffers = [None if buffers[0] is None else torch.from_numpy(self.game.stack(buffers))]
         else:
             self._buffers = [[buffer] for buffer in buffers]
         self._optimizer_steps = [0] * len(self._parameters)
-        self._last_directions: list[Tensor | None] = [None] * len(self._parameters)
-        self._previous: Tensor | None = None
+        self._last_directions: list[Array | None] = [None] * len(self._parameters)
+        self._previous: Array | None = None
         self._n_parameters = float(sum(self.game.actions))
-        if self.method == "sga":
-            self._adjustment = torch.tensor(dynamics.adjustment, dtype=dtype)
         # Simplex players start on the simplex (the projection keeps them there); a start off its
         # affine hull, which only a hand-set parameter can be, reads its strategies by the formula.
         self._on_hull = not self.game.softmax and all(
-            bool(((view.sum(-1) - 1).abs() <= 1e-12).all()) for view in self._views)
+            bool((np.abs(view.sum(-1) - 1) <= 1e-12).all()) for view in self._views)
 
     def run(self, steps: Iterable) -> list[Tensor]:
         """Take one step per element of ``steps`` (e.g. ``range(n)`` or a tqdm bar) and write the
@@ -174,25 +176,26 @@ class ClosedFormDynamics:
         for _ in steps:
             strategies = step(strategies)
             history.append(strategies)
-        stacked = torch.stack(history)
-        if not bool(torch.isfinite(stacked).all()):
+        stacked = np.stack(history)
+        if not np.isfinite(stacked).all():
             raise NonFiniteGradientError("the closed-form dynamics produced a non-finite strategy")
         self._write_back()
-        return [strategy.contiguous() for strategy in self.game.unstack(stacked)]
+        device = self._parameters[0].device
+        return [torch.from_numpy(np.ascontiguousarray(strategy)).to(device) for strategy in self.game.unstack(stacked)]
 
     # -------------------------------------------------------------------- one step per method
-    def _simultaneous(self, strategies: Tensor) -> Tensor:
+    def _simultaneous(self, strategies: Array) -> Array:
         self._ascend(self.game.gradient(strategies))
         return self._projected_strategies()
 
-    def _alternating(self, strategies: Tensor) -> Tensor:
+    def _alternating(self, strategies: Array) -> Array:
         for player in range(len(self._parameters)):
             if player > 0:
                 strategies = self._projected_strategies()
             self._ascend(self.game.gradient(strategies), player)
         return self._projected_strategies()
 
-    def _optimistic(self, strategies: Tensor) -> Tensor:
+    def _optimistic(self, strategies: Array) -> Array:
         if self.dynamics.extrapolation_lr is not None:
             return self._past_extragradient(strategies)
         gradient = self.game.gradient(strategies)
@@ -201,59 +204,59 @@ class ClosedFormDynamics:
         self._previous = gradient
         return self._projected_strategies()
 
-    def _past_extragradient(self, strategies: Tensor) -> Tensor:
-        start = self._theta.clone()
+    def _past_extragradient(self, strategies: Array) -> Array:
+        start = self._theta.copy()
         if self._previous is not None:
             self._ascend(self._previous, lr=self.dynamics.extrapolation_lr)
             strategies = self._projected_strategies()
         gradient = self.game.gradient(strategies)
         if self._previous is not None:
-            self._theta.copy_(start)
+            self._theta[...] = start
         self._ascend(gradient)
         self._previous = gradient
         return self._projected_strategies()
 
-    def _extragradient(self, strategies: Tensor) -> Tensor:
-        start = self._theta.clone()
+    def _extragradient(self, strategies: Array) -> Array:
+        start = self._theta.copy()
         self._ascend(self.game.gradient(strategies), lr=self.dynamics.extrapolation_lr)
         lookahead_gradient = self.game.gradient(self._projected_strategies())
-        self._theta.copy_(start)
+        self._theta[...] = start
         self._ascend(lookahead_gradient)
         return self._projected_strategies()
 
-    def _sga(self, strategies: Tensor) -> Tensor:
+    def _sga(self, strategies: Array) -> Array:
         options = self.dynamics
         gradient = self.game.gradient(strategies)
         transposed, antisymmetric = self.game.sga_products(strategies, gradient)
-        adjustment = self._adjustment
+        adjustment = options.adjustment
         if options.alignment:
             # −⟨g, Jᵀg⟩⟨Aᵀg, Jᵀg⟩/d + ε, as dynamics.py rounds it: (−a)·b/d = a·b/(−d) exactly.
-            score = (_per_game_dot(gradient, transposed) * _per_game_dot(antisymmetric, transposed))
-            score = score.div_(-self._n_parameters).add_(options.alignment_epsilon)
+            score = _per_game_dot(gradient, transposed) * _per_game_dot(antisymmetric, transposed)
+            score = score / -self._n_parameters + options.alignment_epsilon
             # λ·where(score >= 0, 1, −1) in one operation: adding ε ≥ 0 turns a −0.0 score into +0.0.
-            adjustment = torch.copysign(self._adjustment, score)
-        self._ascend(torch.addcmul(gradient, adjustment, antisymmetric, value=-1.0))
+            adjustment = np.copysign(options.adjustment, score)
+        self._ascend(gradient - adjustment * antisymmetric)
         return self._projected_strategies()
 
-    def _consensus(self, strategies: Tensor) -> Tensor:
+    def _consensus(self, strategies: Array) -> Array:
         gradient = self.game.gradient(strategies)
         transposed = self.game.transposed_hessian_product(strategies, gradient)
         self._ascend(gradient - self.dynamics.consensus_weight * transposed)
         return self._projected_strategies()
 
-    def _lola(self, strategies: Tensor) -> Tensor:
+    def _lola(self, strategies: Array) -> Array:
         gradient = self.game.gradient(strategies)
         self._ascend(gradient + self.dynamics.lookahead * self.game.lola_shaping(strategies))
         return self._projected_strategies()
 
-    def _projected_strategies(self) -> Tensor:
+    def _projected_strategies(self) -> Array:
         """The strategies, read (as every method reads them) at the start or right after the simplex
         players' projection: softmax(θ), or ``θ`` itself where ``θ − mean(θ) + 1/A = θ`` (to rounding),
         i.e. where ``Σθ = 1``: one copy instead of a matrix product."""
-        return self._theta.clone() if self._on_hull else self.game.strategies(self._theta)
+        return self._theta.copy() if self._on_hull else self.game.strategies(self._theta)
 
     # ------------------------------------------------------------------------- optimization
-    def _ascend(self, directions: Tensor, player: int | None = None, lr: float | None = None) -> None:
+    def _ascend(self, directions: Array, player: int | None = None, lr: float | None = None) -> None:
         """Each player's (or one player's) Ascent update along its direction, then projection; with
         ``lr``, every player steps with that learning rate instead of its own."""
         players = range(len(self._parameters)) if player is None else (player,)
@@ -270,15 +273,15 @@ class ClosedFormDynamics:
             return
         if player is None:
             padding = self.game.padding
-            _project(self._theta if padding is None else self._theta + padding, self._reciprocals, -1, out=self._theta)
+            project_array_to_simplex(self._theta if padding is None else self._theta + padding, out=self._theta)
         else:
-            _project(self._views[player], self._player_reciprocals[player], -1, out=self._views[player])
+            project_array_to_simplex(self._views[player], out=self._views[player])
 
     def _write_back(self) -> None:
         """Copy the parameters, momentum buffers, step counts and last stats into the players."""
         for i, (parameter, optimizer) in enumerate(zip(self._parameters, self.dynamics.optimizers)):
             with torch.no_grad():
-                parameter.copy_(self._views[i])
+                parameter.copy_(torch.from_numpy(self._views[i]))
             buffer = self._buffers[0] if self._stacked else self._buffers[i][0]
             if buffer is not None:
                 optimizer.state[parameter]["momentum_buffer"] = (
@@ -287,17 +290,18 @@ class ClosedFormDynamics:
                 continue
             optimizer.steps += self._optimizer_steps[i]
             direction = self._last_directions[i][..., i, : self.game.actions[i]]
-            norm = None if optimizer.nonfinite == "ignore" else float(torch.linalg.vector_norm(direction))
+            norm = None if optimizer.nonfinite == "ignore" else float(np.linalg.norm(direction.reshape(-1)))
             optimizer.last_stats = StepStats(optimizer.steps, optimizer.param_groups[0]["lr"], norm, None, False, False)
 
 
-def _sgd_step(parameters: Tensor, direction: Tensor, buffers: list[Tensor | None], settings: dict) -> None:
-    """Ascent's SGD rule (:func:`ascentrl._update_rules.sgd_forloop`) on one tensor. Without momentum
-    and weight decay it is the single ``θ += η·direction``, bit for bit the rule's ``θ −= η·(−direction)``."""
+def _sgd_step(parameters: Array, direction: Array, buffers: list[Tensor | None], settings: dict) -> None:
+    """Ascent's SGD rule (:func:`ascentrl._update_rules.sgd_forloop`) on one array, in place. Without
+    momentum and weight decay it is the single ``θ += η·direction``; with them the rule itself runs, on
+    tensors that share the arrays' memory (its momentum buffers are tensors)."""
     if settings["momentum"] or settings["weight_decay"]:
-        rules.sgd_forloop([parameters], [direction], buffers, **settings)
+        rules.sgd_forloop([torch.from_numpy(parameters)], [torch.from_numpy(direction)], buffers, **settings)
     else:
-        parameters.add_(direction, alpha=settings["lr"])
+        parameters += settings["lr"] * direction
 
 
 def _update_settings(optimizer: Ascent) -> dict:
@@ -307,9 +311,9 @@ def _update_settings(optimizer: Ascent) -> dict:
     return {name: group[name] for name in names}
 
 
-def _per_game_dot(first: Tensor, second: Tensor) -> Tensor:
+def _per_game_dot(first: Array, second: Array) -> Array:
     """``⟨first, second⟩`` over all players and actions, per game, shaped ``(*batch, 1, 1)``."""
-    return (first * second).sum((-2, -1), keepdim=True)
+    return (first * second).sum((-2, -1), keepdims=True)
 
 
 def _unsupported_optimizer(optimizer, player: list[Tensor]) -> str | None:

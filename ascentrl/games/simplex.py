@@ -11,10 +11,13 @@ because ``k ↦ (S_k − 1)/k`` increases exactly as long as ``u_k`` is still in
 (Condat 2016, "Fast projection onto the simplex and the l1 ball", section 2). Taking the maximum
 avoids the usual search for the support size, so the projection is six tensor operations — one
 sort, one cumulative sum, one fused multiply-add for ``(S_k − 1)/k``, one maximum, one subtraction
-and one clamp — batched over every other dimension.
+and one clamp — batched over every other dimension. :func:`project_array_to_simplex` takes the same
+steps on NumPy arrays, for the closed-form game dynamics (:mod:`ascentrl.games.matrix_dynamics`).
 """
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor
 
 
@@ -59,3 +62,15 @@ def _project(values: Tensor, reciprocals: tuple[Tensor, Tensor], dim: int, out: 
     sorted_values = values.topk(values.shape[dim], dim).values
     threshold = torch.addcmul(negative, sorted_values.cumsum(dim), positive).amax(dim, keepdim=True)  # (S_k − 1)/k
     return torch.sub(values, threshold, out=out).clamp_min_(0.0)
+
+
+def project_array_to_simplex(values: NDArray[np.floating], out: NDArray[np.floating] | None = None
+                             ) -> NDArray[np.floating]:
+    """:func:`project_to_simplex` along the last axis of a NumPy array, by the same steps (sort in
+    decreasing order, ``τ = max_k (S_k − 1)/k``, ``max(v − τ, 0)``); with ``out`` (which may be
+    ``values`` or a view of it) the result is written there."""
+    counts = np.arange(1, values.shape[-1] + 1, dtype=values.dtype)
+    sorted_values = np.sort(values, axis=-1)[..., ::-1]
+    threshold = ((sorted_values.cumsum(-1) - 1.0) / counts).max(-1, keepdims=True)
+    result = np.subtract(values, threshold, out=out)
+    return np.maximum(result, 0.0, out=result)
