@@ -1,0 +1,116 @@
+"""Ascent's smaller contracts, each checked against a value written out by hand: what its state dict
+records, how a loaded torch.optim state is converted, the exact text of its non-finite errors, and
+the options that need the gradient norm when the NaN/inf check is off (``nonfinite="ignore"``).
+
+Objectives are maximized: an SGD step moves the parameters along the gradient.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from ascentrl import Ascent, NonFiniteGradientError, PerturbedAscent
+
+
+def stepped(optimizer: Ascent, parameter: torch.Tensor, gradients: list[list[float]]) -> None:
+    for gradient in gradients:
+        parameter.grad = torch.tensor(gradient, dtype=parameter.dtype)
+        optimizer.step()
+
+
+def test_state_dict_records_the_format_version_steps_and_escape_state():
+    x = torch.zeros(2, requires_grad=True)
+    optimizer = Ascent([x], lr=0.1)
+    stepped(optimizer, x, [[1.0, 2.0], [3.0, 4.0]])
+    assert optimizer.state_dict()["ascent"] == {"version": 1, "steps": 2, "escape": None}
+    perturbed = Ascent([x], lr=0.1, escape=PerturbedAscent(threshold=0.5, radius=0.2, interval=3, seed=4))
+    escape = perturbed.state_dict()["ascent"]["escape"]
+    assert escape["name"] == "perturb" and escape["config"] == {"threshold": 0.5, "radius": 0.2, "interval": 3,
+                                                                 "seed": 4}
+
+
+@pytest.mark.parametrize("saved_step", [3, 3.0, torch.tensor(3), torch.tensor(3.0, dtype=torch.float64)],
+                         ids=["int", "float", "int64-tensor", "float64-tensor"])
+def test_loaded_step_counters_become_float32_tensors_and_continue_like_torch(saved_step):
+    """torch.optim.Adam keeps ``step`` as a float32 tensor; older or hand-edited state dicts hold other
+    types. Loading converts each to a float32 tensor of its own, and the next step equals Adam's."""
+    torch.manual_seed(0)
+    start, gradient = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    reference_parameter = start.clone().requires_grad_(True)
+    reference = torch.optim.Adam([reference_parameter], lr=0.01, maximize=True)
+    for _ in range(3):
+        reference_parameter.grad = gradient.clone()
+        reference.step()
+    saved = copy.deepcopy(reference.state_dict())  # its per-parameter dicts are the optimizer's own
+    saved["state"][0]["step"] = saved_step
+    parameter = reference_parameter.detach().clone().requires_grad_(True)
+    ascent = Ascent([parameter], lr=0.01, adaptive="adam")
+    ascent.load_state_dict(saved)
+    step = ascent.state[parameter]["step"]
+    assert isinstance(step, torch.Tensor) and step.dtype == torch.float32 and float(step) == 3.0
+    assert step is not saved_step
+    reference_parameter.grad, parameter.grad = gradient.clone(), gradient.clone()
+    reference.step()
+    ascent.step()
+    assert torch.allclose(parameter, reference_parameter, atol=1e-15, rtol=0)
+
+
+def test_nonfinite_error_text_with_parameter_names():
+    model = torch.nn.Linear(2, 3)
+    optimizer = Ascent(model.named_parameters(), lr=0.1)
+    model.weight.grad = torch.zeros_like(model.weight)
+    model.bias.grad = torch.tensor([0.0, float("nan"), 0.0])
+    with pytest.raises(NonFiniteGradientError) as raised:
+        optimizer.step()
+    assert str(raised.value) == (
+        "non-finite gradient (NaN or inf) in parameter bias with shape (3,) at step 0; the step was not "
+        "applied. Pass nonfinite='skip' to skip such steps instead of raising.")
+
+
+def test_nonfinite_error_text_without_names_gives_the_group_and_index():
+    first, second = torch.zeros(2, requires_grad=True), torch.zeros(2, 2, requires_grad=True)
+    optimizer = Ascent([{"params": [first]}, {"params": [second]}], lr=0.1)
+    stepped(optimizer, first, [[1.0, 1.0]])
+    first.grad, second.grad = torch.ones(2), torch.full((2, 2), float("inf"))
+    with pytest.raises(NonFiniteGradientError) as raised:
+        optimizer.step()
+    assert str(raised.value) == (
+        "non-finite gradient (NaN or inf) in parameter param_groups[1]['params'][0] with shape (2, 2) at step 1; "
+        "the step was not applied. Pass nonfinite='skip' to skip such steps instead of raising.")
+
+
+def test_a_norm_that_overflows_float64_is_named_as_such():
+    """Four finite entries of 1.7e308: ‖g‖ = 3.4e308 exceeds float64's largest value (1.8e308)."""
+    x = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    optimizer = Ascent([x], lr=0.1)
+    x.grad = torch.full((4,), 1.7e308, dtype=torch.float64)
+    with pytest.raises(NonFiniteGradientError) as raised:
+        optimizer.step()
+    assert str(raised.value) == ("the gradient norm overflows float64 at step 0 (gradient entries above ~1e154); "
+                                 "the step was not applied")
+    assert torch.equal(x.detach(), torch.zeros(4, dtype=torch.float64))
+
+
+def test_clip_norm_still_clips_when_the_nonfinite_check_is_off():
+    """g = (3, 4), ‖g‖ = 5, clip_norm 1: the step is 0.1 · (0.6, 0.8) (to the clip's 1e-6 guard)."""
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = Ascent([x], lr=0.1, clip_norm=1.0, nonfinite="ignore")
+    stepped(optimizer, x, [[3.0, 4.0]])
+    assert torch.allclose(x.detach(), torch.tensor([0.06, 0.08], dtype=torch.float64), atol=1e-7, rtol=0)
+    assert optimizer.last_stats.grad_norm == pytest.approx(5.0, abs=1e-15)
+
+
+def test_a_norm_based_escape_still_sees_the_norm_when_the_nonfinite_check_is_off():
+    """A zero gradient is below PerturbedAscent's threshold, so the step perturbs x by a point of the
+    radius-0.1 ball; without the norm it would never perturb."""
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    optimizer = Ascent([x], lr=0.1, escape=PerturbedAscent(threshold=1.0, radius=0.1, interval=1, seed=2),
+                       nonfinite="ignore")
+    stepped(optimizer, x, [[0.0, 0.0, 0.0]])
+    moved = float(torch.linalg.vector_norm(x.detach()))
+    assert 0.0 < moved <= 0.1 and optimizer.escape.last_perturbation == 0
+    assert optimizer.last_stats.grad_norm == 0.0 and not math.isnan(moved)
