@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 
 import pytest
 import torch
@@ -114,3 +115,87 @@ def test_a_norm_based_escape_still_sees_the_norm_when_the_nonfinite_check_is_off
     moved = float(torch.linalg.vector_norm(x.detach()))
     assert 0.0 < moved <= 0.1 and optimizer.escape.last_perturbation == 0
     assert optimizer.last_stats.grad_norm == 0.0 and not math.isnan(moved)
+
+
+def clipped(gradient: torch.Tensor, clip_norm: float) -> torch.Tensor:
+    """torch.nn.utils.clip_grad_norm_'s rule, in plain arithmetic: g · min(1, c / (‖g‖ + 1e-6))."""
+    norm = math.sqrt(sum(float(value) ** 2 for value in gradient.flatten().tolist()))
+    return gradient * min(1.0, clip_norm / (norm + 1e-6))
+
+
+def test_a_gradient_inside_the_clip_norm_is_left_as_it_is():
+    """‖g‖ = 0.75 with clip_norm 1: the coefficient would be 1.33, and clipping never scales up."""
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = Ascent([x], lr=1.0, clip_norm=1.0)
+    stepped(optimizer, x, [[0.45, 0.6]])
+    assert x.detach().tolist() == [0.45, 0.6]
+
+
+@pytest.mark.parametrize("count", [1, 4], ids=["one-tensor", "four-tensors"])
+def test_clipping_a_few_tensors_writes_into_one_buffer_per_parameter_reused_every_step(count):
+    """Up to four gradients per bucket are clipped into per-parameter buffers (no new tensor each
+    step); the buffers hold the clipped gradients and ``p.grad`` keeps the raw ones."""
+    params = [torch.zeros(3, dtype=torch.float64, requires_grad=True) for _ in range(count)]
+    optimizer = Ascent(params, lr=1.0, clip_norm=1.0)
+    buffers = None
+    for scale in (3.0, 5.0):
+        raw = [torch.full((3,), scale * (i + 1), dtype=torch.float64) for i in range(count)]
+        for param, gradient in zip(params, raw):
+            param.grad = gradient.clone()
+        optimizer.step()
+        current = optimizer._clip_buffers
+        if buffers is not None:
+            assert all(current[p] is buffers[p] for p in params)  # the same tensors, refilled
+        buffers = dict(current)
+        total = clipped(torch.cat(raw), 1.0)
+        for index, param in enumerate(params):
+            assert torch.allclose(current[param], total[3 * index: 3 * index + 3], atol=1e-15, rtol=0)
+            assert torch.equal(param.grad, raw[index])
+
+
+def test_clip_value_writes_into_the_buffers_too():
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    optimizer = Ascent([x], lr=1.0, clip_value=0.5)
+    stepped(optimizer, x, [[2.0, -0.25, -3.0]])
+    assert optimizer._clip_buffers[x].tolist() == [0.5, -0.25, -0.5] == x.detach().tolist()
+
+
+def test_the_clip_buffer_follows_a_parameter_converted_to_another_dtype():
+    """``module.double()`` keeps the parameter objects and changes their dtype: the next clipped step
+    must clip in float64 (a float32 buffer would round the step to ~1e-8)."""
+    model = torch.nn.Linear(3, 1, bias=False)
+    optimizer = Ascent(model.parameters(), lr=1.0, clip_norm=1.0)
+    model.weight.grad = torch.ones_like(model.weight) * 3
+    optimizer.step()
+    model.double()
+    before = model.weight.detach().clone()
+    gradient = torch.tensor([[0.1, 2.0 / 3.0, 7.0]], dtype=torch.float64)
+    model.weight.grad = gradient.clone()
+    optimizer.step()
+    assert optimizer._clip_buffers[model.weight].dtype == torch.float64
+    assert torch.allclose(model.weight.detach() - before, clipped(gradient, 1.0), atol=1e-15, rtol=0)
+
+
+def test_step_counters_are_float32_whatever_the_default_dtype():
+    """Fused and foreach kernels take float32 step tensors; a float64 default dtype must not change that."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        x = torch.zeros(2, requires_grad=True)
+        optimizer = Ascent([x], lr=0.1, adaptive="adam")
+        stepped(optimizer, x, [[1.0, 2.0]])
+    finally:
+        torch.set_default_dtype(previous)
+    assert optimizer.state[x]["step"].dtype == torch.float32 and float(optimizer.state[x]["step"]) == 1.0
+
+
+def test_a_copy_leaves_private_attributes_behind():
+    """Pickling keeps the settings and counters but not torch's hooks (a lambda cannot be pickled)
+    nor the clip buffers."""
+    x = torch.zeros(2, requires_grad=True)
+    optimizer = Ascent([x], lr=0.1, clip_norm=0.5)
+    optimizer.register_step_post_hook(lambda *_: None)
+    stepped(optimizer, x, [[3.0, 4.0]])
+    copy_of = pickle.loads(pickle.dumps(optimizer))
+    assert copy_of.steps == 1 and copy_of.param_groups[0]["clip_norm"] == 0.5
+    assert "_clip_buffers" not in copy_of.__dict__
