@@ -168,3 +168,23 @@ def test_one_primal_dual_iteration_by_hand():
     x, y, _, _ = zero_sum._primal_dual_iteration(payoffs, half, half, torch.full((1,), 0.1, dtype=torch.float64))
     assert torch.allclose(x[:, 0], torch.tensor([0.525, 0.475], dtype=torch.float64), atol=1e-15)
     assert torch.allclose(y[:, 0], torch.tensor([0.4675, 0.5325], dtype=torch.float64), atol=1e-15)
+
+
+def test_the_indifferent_strategy_by_hand_with_a_negative_entry_removed():
+    """``A = diag(1, 2, −1)`` on full supports: ``Ay = v·1`` and ``1ᵀy = 1`` give ``y = (2, 1, −2)``
+    (``v = 2``); the negative entry is clamped and the rest renormalized: ``(2/3, 1/3, 0)``."""
+    payoffs = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, -1.0]]], dtype=torch.float64)
+    full = torch.ones(1, 3, dtype=torch.bool)
+    strategy = zero_sum_exact._indifferent_strategy(payoffs, full, full)
+    assert torch.allclose(strategy, torch.tensor([[2 / 3, 1 / 3, 0.0]], dtype=torch.float64), atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize(("payoffs", "opponent_support", "support"), [
+    ([[0.0, 0.0], [0.0, 0.0]], [True, True], [True, True]),  # singular: the solve gives NaN
+    ([[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [-1.0, 0.0, 0.0]], [True, True, False], [True, True, False]),  # ±inf
+], ids=["nan", "infinite"])
+def test_a_singular_kernel_falls_back_to_uniform_play(payoffs, opponent_support, support):
+    payoffs = torch.tensor([payoffs], dtype=torch.float64)
+    actions = payoffs.shape[2]
+    strategy = zero_sum_exact._indifferent_strategy(payoffs, torch.tensor([opponent_support]), torch.tensor([support]))
+    assert torch.equal(strategy, torch.full((1, actions), 1.0 / actions, dtype=torch.float64))
