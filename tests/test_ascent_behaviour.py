@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import io
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from run_comparison import without_tensors
 
+import ascentrl
 from ascentrl import Ascent, GradientNoise, NonFiniteGradientError, PerturbedAscent
 
 ALL_MODES = [
@@ -378,7 +381,11 @@ def test_building_and_stepping_an_optimizer_does_not_import_torch_dynamo():
         "assert optimizer.param_groups[1]['lr'] == 0.2 and optimizer.param_groups[1]['momentum'] == 0.9\n"
         "print('torch._dynamo' in sys.modules)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The fresh interpreter imports the same ascentrl as this one (a mutation run's copy included).
+    package_root = str(Path(ascentrl.__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")])}
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               env=environment)
     assert completed.stdout.strip() == "False"
 
 

@@ -199,3 +199,26 @@ def test_a_copy_leaves_private_attributes_behind():
     copy_of = pickle.loads(pickle.dumps(optimizer))
     assert copy_of.steps == 1 and copy_of.param_groups[0]["clip_norm"] == 0.5
     assert "_clip_buffers" not in copy_of.__dict__
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_keeps_the_state_torch_sgd_keeps(momentum):
+    """No step counters or moment estimates for SGD: its state is torch.optim.SGD's, key for key."""
+    ours, theirs = (torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    ascent = Ascent([ours], lr=0.1, momentum=momentum)
+    reference = torch.optim.SGD([theirs], lr=0.1, momentum=momentum, maximize=True)
+    for gradient in ([1.0, 2.0], [0.5, -1.0]):
+        ours.grad, theirs.grad = (torch.tensor(gradient, dtype=torch.float64) for _ in range(2))
+        ascent.step()
+        reference.step()
+    assert set(ascent.state[ours]) == set(reference.state[theirs])
+    for name, value in reference.state[theirs].items():
+        assert torch.equal(ascent.state[ours][name], value)
+
+
+@pytest.mark.parametrize("options", [{"escape": "noise"}, {"track_update_norm": True}], ids=["escape", "update-norm"])
+def test_a_group_whose_parameters_have_no_gradient_is_skipped(options):
+    moving, idle = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    optimizer = Ascent([{"params": [moving]}, {"params": [idle]}], lr=0.1, **options)
+    stepped(optimizer, moving, [[1.0, 1.0]])
+    assert torch.equal(idle.detach(), torch.zeros(3)) and bool((moving.detach() != 0).all())
