@@ -53,7 +53,8 @@ from ascentrl.returns import (
     score_function_objective,
 )
 
-__all__ = ["joint_return_estimates", "masked_log_probs", "reinforce_objective", "reinforce_weights", "value_objective"]
+__all__ = ["joint_return_estimates", "masked_kl", "masked_log_probs", "reinforce_objective", "reinforce_weights",
+           "value_objective"]
 
 
 def masked_log_probs(logits: Tensor, actions: Tensor, masks: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -70,6 +71,22 @@ def masked_log_probs(logits: Tensor, actions: Tensor, masks: Tensor | None = Non
     finite = torch.where(torch.isfinite(log_probs), log_probs, torch.zeros_like(log_probs))
     entropy = -(finite.exp() * finite).sum(dim=-1)
     return chosen, entropy
+
+
+def masked_kl(logits: Tensor, reference_logits: Tensor, masks: Tensor | None = None) -> Tensor:
+    r"""``KL(pi || rho) = sum_a pi(a|o) (log pi(a|o) - log rho(a|o))`` of ``pi = softmax(logits)`` and
+    ``rho = softmax(reference_logits)``, both over the legal actions of ``masks`` (shapes ``[..., A]``;
+    the result ``[...]``). Illegal actions have probability 0 under both and add nothing."""
+    if masks is not None:
+        logits = logits.masked_fill(~masks, float("-inf"))
+        reference_logits = reference_logits.masked_fill(~masks, float("-inf"))
+    log_probs = torch.log_softmax(logits, dim=-1)
+    legal = torch.isfinite(log_probs)
+    # Both log-probabilities are -inf on illegal actions: replaced by 0 there, so that neither the
+    # value nor the gradient meets 0 * (-inf - -inf) = nan.
+    finite = torch.where(legal, log_probs, torch.zeros_like(log_probs))
+    reference = torch.where(legal, torch.log_softmax(reference_logits, dim=-1), torch.zeros_like(log_probs))
+    return (finite.exp() * (finite - reference) * legal).sum(dim=-1)
 
 
 def reinforce_weights(

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ascentrl.agents.conv_policy import ConvCategoricalPolicy, ConvLogits
-from ascentrl.agents.multiagent_objectives import masked_log_probs
+from ascentrl.agents.multiagent_objectives import masked_kl, masked_log_probs
 from ascentrl.agents.multiagent_rollout import MultiAgentBatch
 from ascentrl.agents.policies import MLP, CategoricalPolicy
 from ascentrl.envs.pettingzoo_spaces import AgentSpaces
@@ -133,6 +133,16 @@ class AgentPolicies:
             for index, logits in enumerate(self.logits(batch.observations))
         ]
         return torch.stack([lp for lp, _ in results]), torch.stack([entropy for _, entropy in results])
+
+    def divergences(self, references: Sequence[nn.Module], batch: MultiAgentBatch) -> Tensor:
+        """``KL(pi_i(.|o_t^i) || rho_i(.|o_t^i))`` at every step of ``batch``, ``[n_agents, T, N]``, for
+        reference policies ``rho`` built like :attr:`policies` (e.g. copies of them); differentiable
+        in the policies' parameters only."""
+        with torch.no_grad():
+            reference_logits = self._forward([reference.logits for reference in references], batch.observations)
+        masks = batch.action_masks
+        return torch.stack([masked_kl(logits, reference_logits[index], None if masks is None else masks[index])
+                            for index, logits in enumerate(self.logits(batch.observations))])
 
     def strategy_sums(self, batch: MultiAgentBatch) -> list[tuple[Tensor, float]]:
         """Per agent, ``sum pi_i(.|o)`` over the valid observations of ``batch`` (float64 ``[A_i]``)

@@ -21,13 +21,26 @@ turn-based game, self-play that knows its seat). One update, on a batch of ``N``
 
        J_i(\theta) = \hat{\mathbb E}\big[\min(\rho_t \hat A_t,\ \operatorname{clip}(\rho_t,
                      1-\epsilon, 1+\epsilon)\,\hat A_t)\big]
-                     + \beta\,\hat{\mathbb E}\big[H(\pi_\theta(\cdot|o_t))\big],
+                     + \beta\,\hat{\mathbb E}\big[H(\pi_\theta(\cdot|o_t))\big]
+                     - \alpha\,\hat{\mathbb E}\big[\mathrm{KL}(\pi_\theta(\cdot|o_t) \,\|\, \mu(\cdot|o_t))\big],
        \qquad \rho_t = \frac{\pi_\theta(a_t|o_t)}{\pi_{\text{old}}(a_t|o_t)},
 
    with the advantages normalized over the minibatch (``normalize_advantages``), illegal actions
    at probability 0 (masked logits), and its value network ascends ``-E[(V(o_t) - R_t)^2]``.
    Gradients are clipped to ``max_grad_norm`` per network. A NaN/inf in any minibatch undoes the
    whole update (the training loop restores the state from before the first minibatch).
+
+The last term is off by default (``magnet_coef`` = alpha = 0). With alpha > 0 each policy is pulled
+towards a *magnet* ``mu``: a copy of the policy network whose parameters follow the policy's by an
+exponential moving average, ``phi <- phi + magnet_rate (theta - phi)`` after every update (for a
+tabular softmax policy, a geometric mixture of the past policies). This is magnetic mirror descent
+played from samples (Sokota et al. 2023, "A unified approach to reinforcement learning, quantal
+response equilibria, and two-player zero-sum games", section 5): with a fixed magnet self-play
+converges to the equilibrium of the game regularized towards it, and moving the magnet moves that
+equilibrium towards the game's own. An entropy bonus is the special case of a uniform magnet. In
+a two-player zero-sum game plain self-play cycles around the equilibrium; the magnet damps the
+cycle (measured on Kuhn poker in ``scripts/bench_extensive_sampled_play.py``). The magnets are
+saved with the networks, so a resumed run is the run that never stopped.
 
 Why the entropy bonus matters in self-play: a policy that turns deterministic early only ever meets
 the few positions it steers the game into, and its copy in the other seat learns to beat that one
@@ -38,12 +51,13 @@ plays well from the positions other opponents lead to. The defaults are the turn
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ascentrl import validation
 from ascentrl.agents.actor_critic import surrogate_objective
@@ -88,6 +102,10 @@ class MultiAgentPPOConfig(MultiAgentConfig):
     """epsilon of the clipped surrogate (the probability ratio is kept within 1 +- epsilon)."""
     gae_lambda: float = 1.0
     """lambda of the advantages' GAE: 1 for Monte-Carlo returns minus V, lower to lean on V."""
+    magnet_coef: float = 0.0
+    """alpha: weight of the pull -alpha KL(pi || magnet) towards each policy's magnet (module docstring); 0: none."""
+    magnet_rate: float = 0.05
+    """After every update the magnets' parameters move this fraction of the way to the policies'; 0: never."""
 
     def __post_init__(self) -> None:
         # PPO's own choices first: the base config would object to a game-dynamics method less clearly.
@@ -101,6 +119,8 @@ class MultiAgentPPOConfig(MultiAgentConfig):
                              f"a minibatch holds whole episodes")
         validation.check_number("clip_range", self.clip_range, 0.0, include_low=False)
         validation.check_number("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        validation.check_number("magnet_coef", self.magnet_coef, 0.0)
+        validation.check_number("magnet_rate", self.magnet_rate, 0.0, 1.0)
 
 
 class MultiAgentPPO(MultiAgentReinforce):
@@ -116,6 +136,18 @@ class MultiAgentPPO(MultiAgentReinforce):
 
     config_class: ClassVar[type] = MultiAgentPPOConfig
     metric_names: ClassVar[tuple[str, ...]] = ("approx_kl", "clip_fraction")
+
+    magnets: tuple[nn.Module, ...] = ()
+    """One magnet per policy (``magnet_coef`` > 0): a frozen copy the policy is pulled towards."""
+
+    def __init__(self, config: MultiAgentPPOConfig | None = None, **options: Any) -> None:
+        super().__init__(config if config is not None else MultiAgentPPOConfig(), **options)
+        if self.config.magnet_coef > 0:
+            self.magnets = tuple(copy.deepcopy(policy).requires_grad_(False) for policy in self.policies)
+
+    def networks(self) -> dict[str, nn.Module | None]:
+        networks = super().networks()
+        return {**networks, **{f"{name} magnet": magnet for name, magnet in zip(networks, self.magnets)}}
 
     def _advantages(self, batch: MultiAgentBatch, values: Tensor) -> Tensor:
         """Every agent's GAE advantages along its own steps, ``[n_agents, T, N]`` (step 1)."""
@@ -148,6 +180,7 @@ class MultiAgentPPO(MultiAgentReinforce):
             for episodes in order.tensor_split(config.minibatches):
                 part = _episodes(batch, episodes)
                 log_probs, entropy = self.log_probs(part)
+                divergences = self.agent_policies.divergences(self.magnets, part) if self.magnets else None
                 estimates = self.agent_policies.value_estimates(part.observations)
                 named: dict[str, Tensor] = {}
                 for index, agent in enumerate(self.agents):
@@ -160,7 +193,10 @@ class MultiAgentPPO(MultiAgentReinforce):
                     old = old_log_probs[index][:, episodes][valid]
                     objective, fraction = surrogate_objective(log_probs[index][valid], old,
                                                               part_advantages[valid], config.clip_range)
-                    named[f"{agent} objective"] = objective + config.entropy_coef * entropy[index][valid].mean()
+                    objective = objective + config.entropy_coef * entropy[index][valid].mean()
+                    if divergences is not None:
+                        objective = objective - config.magnet_coef * divergences[index][valid].mean()
+                    named[f"{agent} objective"] = objective
                     named[f"{agent} value objective"] = -(estimates[index][valid]
                                                           - returns[index][:, episodes][valid]).square().mean()
                     with torch.no_grad():
@@ -178,6 +214,9 @@ class MultiAgentPPO(MultiAgentReinforce):
                     raise NonFiniteUpdateError(problem)
                 for optimizer in optimizers:
                     optimizer.step()
+        with torch.no_grad():
+            for magnet, policy in zip(self.magnets, self.policies):
+                torch._foreach_lerp_(list(magnet.parameters()), list(policy.parameters()), config.magnet_rate)
         return {"approx_kl": sum(kls) / max(len(kls), 1), "clip_fraction": sum(clipped) / max(len(clipped), 1)}
 
 

@@ -370,6 +370,7 @@ def test_closure_is_evaluated_with_gradients_and_returned():
 def test_building_and_stepping_an_optimizer_does_not_import_torch_dynamo():
     """torch.optim's add_param_group imports torch._dynamo on first use (as slow as importing torch);
     Ascent skips that wrapper until something else has imported dynamo."""
+    Ascent([torch.zeros(1, requires_grad=True)])  # in this process too, so mutation testing maps the test here
     code = (
         "import sys, torch\n"
         "from ascentrl import Ascent\n"

@@ -11,6 +11,7 @@ import torch
 from pettingzoo_test_envs import TAKE_TURNS_ENV_ID, TWO_MOVES_ENV_ID, TWO_MOVES_EQUILIBRIUM
 
 from ascentrl.agents import MultiAgentPPO, MultiAgentPPOConfig
+from ascentrl.agents.multiagent_objectives import masked_kl
 from ascentrl.returns import reward_to_go
 from ascentrl.training import NonFiniteUpdateError
 
@@ -110,11 +111,81 @@ def test_an_interrupted_ppo_run_resumes_exactly(tmp_path):
         learners.close()
 
 
+def test_masked_kl_matches_torch_on_the_legal_actions():
+    generator = torch.Generator().manual_seed(3)
+    logits, reference = torch.randn(6, 4, generator=generator), torch.randn(6, 4, generator=generator)
+    masks = torch.tensor([[1, 1, 1, 1], [1, 0, 1, 0], [0, 0, 1, 0], [1, 1, 0, 1], [0, 1, 1, 1], [1, 1, 1, 1]],
+                         dtype=torch.bool)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Categorical(logits=logits.masked_fill(~masks, -math.inf)),
+        torch.distributions.Categorical(logits=reference.masked_fill(~masks, -math.inf)))
+    torch.testing.assert_close(masked_kl(logits, reference, masks), expected)
+    assert masked_kl(logits, logits, masks).abs().max() < 1e-6  # KL(pi || pi) = 0
+    logits.requires_grad_(True)
+    masked_kl(logits, reference, masks).sum().backward()
+    assert bool(torch.isfinite(logits.grad).all()) and bool((logits.grad[~masks] == 0).all())
+
+
+def test_the_magnet_term_enters_the_first_step_and_the_magnet_follows_the_policy():
+    """One pass, one minibatch, at the sampling policy (nothing clipped): the step is the gradient of
+    mean(log pi(a|o) A) - alpha mean KL(pi || magnet) over the valid decisions, the KL computed here
+    by torch.distributions; then the magnet moves magnet_rate of the way to the new policy."""
+    learners = _learners(epochs=1, minibatches=1, entropy_coef=0.0, normalize_advantages=False, num_envs=32,
+                         max_grad_norm=None, ascent={}, lr=0.1, magnet_coef=0.5, magnet_rate=0.25)
+    magnet = learners.magnets[0]
+    with torch.no_grad():  # a magnet away from the policy, so that the pull is not zero
+        for parameter in magnet.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(4)))
+    old_magnet = [parameter.detach().clone() for parameter in magnet.parameters()]
+    batch = learners.collect()
+    with torch.no_grad():
+        values = torch.stack(learners.agent_policies.value_estimates(batch.observations)) * batch.valid
+        advantages = learners._advantages(batch, values)
+    log_probs, _ = learners.log_probs(batch)
+    reference = 0.0
+    magnet_logits = learners.agent_policies._forward([magnet.logits], batch.observations)
+    for i, logits in enumerate(learners.agent_policies.logits(batch.observations)):
+        valid, masks = batch.valid[i], batch.action_masks[i]
+        # Illegal actions filled with -1e9, not -inf: probability exactly 0 and a gradient without NaN.
+        divergence = torch.distributions.kl_divergence(
+            torch.distributions.Categorical(logits=logits.masked_fill(~masks, -1e9)),
+            torch.distributions.Categorical(logits=magnet_logits[i].detach().masked_fill(~masks, -1e9)))
+        reference = reference + (log_probs[i][valid] * advantages[i][valid]).mean() - 0.5 * divergence[valid].mean()
+    expected = torch.autograd.grad(reference, list(learners.policies[0].parameters()))
+    before = [parameter.detach().clone() for parameter in learners.policies[0].parameters()]
+    learners.update(batch)
+    for old, new, gradient in zip(before, learners.policies[0].parameters(), expected):
+        torch.testing.assert_close(new.detach() - old, 0.1 * gradient, atol=1e-6, rtol=1e-5)
+    for old, new, policy in zip(old_magnet, magnet.parameters(), learners.policies[0].parameters()):
+        torch.testing.assert_close(new, old + 0.25 * (policy.detach() - old))
+    assert not any(parameter.requires_grad for parameter in magnet.parameters())
+    learners.close()
+
+
+def test_an_interrupted_run_with_a_magnet_resumes_exactly(tmp_path):
+    config = MultiAgentPPOConfig(env="extensive/kuhn_poker", num_envs=16, hidden_sizes=(), minibatches=2,
+                                 magnet_coef=0.1, magnet_rate=0.1)
+    truth = MultiAgentPPO(config)
+    truth.train(4)
+    stopped = MultiAgentPPO(config)
+    stopped.train(4, checkpoint_path=tmp_path / "run.pt", should_stop=lambda: stopped.iterations == 2)
+    resumed = MultiAgentPPO.load(tmp_path / "run.pt", restore_global_rng=True)
+    resumed.resume_training()
+    assert list(truth.networks()) == ["shared policy", "shared value", "shared policy magnet"]
+    for name, network in truth.networks().items():
+        for tensor, other in zip(network.state_dict().values(), resumed.networks()[name].state_dict().values()):
+            assert torch.equal(tensor, other), name
+    for learners in (truth, stopped, resumed):
+        learners.close()
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"method": "lola"}, r"method must be one of \('independent', 'shared'\)"),
     ({"baseline": "mean"}, r"baseline must be one of \('value',\)"),
     ({"num_envs": 4, "minibatches": 8}, r"minibatches \(8\) must be at most num_envs \(4\)"),
     ({"gae_lambda": 1.5}, "gae_lambda must be in"),
+    ({"magnet_coef": -0.1}, "magnet_coef must be"),
+    ({"magnet_rate": 1.5}, "magnet_rate must be in"),
 ])
 def test_bad_configuration_is_rejected_naming_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
