@@ -86,7 +86,7 @@ TARGETS: tuple[MutationTarget, ...] = (
                    ("tests/test_zero_sum.py", "tests/test_zero_sum_exact_steps.py",
                     "tests/test_zero_sum_first_order_loop.py")),
     MutationTarget("dynamics", ("ascentrl/games/dynamics.py", "ascentrl/games/dynamics_base.py"),
-                   ("tests/test_game_dynamics.py", "tests/test_two_step_dynamics.py")),
+                   ("tests/test_game_dynamics.py", "tests/test_two_step_dynamics.py", "tests/test_dynamics_contracts.py")),
     MutationTarget("reinforce_objective", ("ascentrl/agents/reinforce.py",),
                    ("tests/test_reinforce.py", "tests/test_policy_gradient_exact.py",
                     "tests/test_reinforce_objectives.py"),
