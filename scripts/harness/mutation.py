@@ -99,7 +99,7 @@ TARGETS: tuple[MutationTarget, ...] = (
                    functions=(_function("surrogate_objective"), _function("value_error"),
                               _function("explained_variance"), _method("ActorCriticLearner", "objective"))),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
-                   ("tests/test_multiagent.py",)),
+                   ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
 
 
