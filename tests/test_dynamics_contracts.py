@@ -71,7 +71,7 @@ def test_non_negative_options_accept_zero_and_refuse_negatives_and_infinity(meth
     x, y = scalars(0.0, 0.0)
     make_dynamics(method, [x, y], lambda: [x * y, -x * y], ascents([x, y]), **{option: 0.0})
     for bad in (-1e-3, math.inf, True):
-        with pytest.raises(ValueError, match=option):
+        with pytest.raises(ValueError, match=rf"^{option} must be a finite number >= 0"):
             make_dynamics(method, [x, y], lambda: [x * y, -x * y], ascents([x, y]), **{option: bad})
 
 
@@ -229,3 +229,68 @@ def test_sga_decides_the_sign_per_game():
                       alignment_epsilon=0.05, batch_dims=1).step()
         expected = [value for pair in alone[:len(games)] for value in pair]
         assert [value for pair in zip(x.tolist(), y.tolist()) for value in pair] == pytest.approx(expected, abs=1e-12)
+
+
+def test_documented_option_defaults():
+    x, y = scalars(0.0, 0.0)
+
+    def build(method):
+        return make_dynamics(method, [x, y], lambda: [x * y, -x * y], ascents([x, y]))
+
+    assert build("lola").lookahead == 1.0 and build("consensus").consensus_weight == 1.0
+    sga = build("sga")
+    assert (sga.adjustment, sga.alignment, sga.alignment_epsilon) == (1.0, True, 0.1)
+
+
+class PlainSGD(torch.optim.Optimizer):
+    """A minimal optimizer whose parameter groups have no "maximize" entry: it descends."""
+
+    def __init__(self, params):
+        super().__init__(params, {"lr": 0.1})
+
+    def step(self, closure=None):
+        return None
+
+
+def test_an_optimizer_without_a_maximize_setting_counts_as_descending():
+    x, y = scalars(0.0, 0.0)
+    with pytest.raises(ValueError, match=r"optimizers\[0\] would descend the objective"):
+        make_dynamics("simultaneous", [x, y], lambda: [x * y, -x * y], [PlainSGD([x]), Ascent([y], lr=0.1)])
+
+
+def test_three_players_with_split_parameters():
+    """Consensus on a three-player game whose first player holds two tensors: the split back into
+    tensors matches one-tensor players' steps (a wrong slice offset would move the third player)."""
+    a1, a2, b, c = (torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for v in (0.3, -0.2, 0.5, -0.4))
+    split = make_dynamics("consensus", [[a1, a2], [b], [c]],
+                          lambda: [a1 * b + a2 * c + 0.5 * a1 * a1, b * c - a1 * b, -a2 * c - b * c],
+                          [Ascent([a1, a2], lr=0.1), Ascent([b], lr=0.1), Ascent([c], lr=0.1)])
+    split.step()
+    a = torch.nn.Parameter(torch.tensor([0.3, -0.2], dtype=torch.float64))
+    b0, c0 = scalars(0.5, -0.4)
+    whole = make_dynamics("consensus", [a, b0, c0],
+                          lambda: [a[0] * b0 + a[1] * c0 + 0.5 * a[0] * a[0], b0 * c0 - a[0] * b0,
+                                   -a[1] * c0 - b0 * c0],
+                          [Ascent([a], lr=0.1), Ascent([b0], lr=0.1), Ascent([c0], lr=0.1)])
+    whole.step()
+    assert [a1.item(), a2.item(), b.item(), c.item()] == pytest.approx(a.tolist() + [b0.item(), c0.item()], abs=1e-12)
+
+
+def test_sga_decides_the_sign_per_game_for_vector_players():
+    """Players holding two parameters per game, batch of two games: the alignment score of each game
+    sums over that game's parameters only, so the batch steps as each game alone."""
+    def objectives_of(x, y):
+        return lambda: [(x * y).sum(-1) + 0.5 * x[..., 0] ** 2, -(x * y).sum(-1) + 0.25 * x[..., 1] * y[..., 0] ** 2]
+
+    starts = [([0.7, -0.2], [-1.3, 0.4]), ([-1.0, 1.2], [0.5, 0.5])]  # scores +0.003 and -1.56 (by autograd)
+    alone = []
+    for start_x, start_y in starts:
+        x = torch.nn.Parameter(torch.tensor(start_x, dtype=torch.float64))
+        y = torch.nn.Parameter(torch.tensor(start_y, dtype=torch.float64))
+        make_dynamics("sga", [x, y], objectives_of(x, y), ascents([x, y]), alignment_epsilon=0.05).step()
+        alone.append(x.tolist() + y.tolist())
+    x = torch.nn.Parameter(torch.tensor([s[0] for s in starts], dtype=torch.float64))
+    y = torch.nn.Parameter(torch.tensor([s[1] for s in starts], dtype=torch.float64))
+    make_dynamics("sga", [x, y], objectives_of(x, y), ascents([x, y]), alignment_epsilon=0.05, batch_dims=1).step()
+    batched = [x[game].tolist() + y[game].tolist() for game in range(2)]
+    assert [v for row in batched for v in row] == pytest.approx([v for row in alone for v in row], abs=1e-12)

@@ -80,3 +80,20 @@ def test_value_objective_is_the_negative_mean_squared_error_over_valid_steps():
                             truncated=torch.tensor([[False]]), valid=torch.tensor([[True]]))
     error = float(values[0, 0]) - 1.0
     assert float(learner.value_objective(one_step, targets[:1, :1]).detach()) == pytest.approx(-error * error, rel=1e-6)
+
+
+def test_whole_episode_returns_bootstrap_a_truncated_episode_from_the_value():
+    """Episode 1 cut by the time limit after step 0 (truncated, not terminated): its whole-episode
+    return is r_0 + gamma V(s_1) = 4 + 0.5 V(s_1) at its only valid step; minus V(s_0) as baseline."""
+    learner = agent(returns="episode", baseline="value")
+    batch = padded_batch()
+    truncated = torch.tensor([[False, True], [False, False], [False, False]])
+    terminated = torch.tensor([[False, False], [False, False], [True, False]])
+    cut = EpisodeBatch(observations=batch.observations, actions=batch.actions, rewards=REWARDS,
+                       terminated=terminated, truncated=truncated, valid=VALID)
+    with torch.no_grad():
+        values = learner.value(batch.observations).squeeze(-1)
+    weights, _ = learner.weights(cut)
+    expected = 4.0 + 0.5 * float(values[1, 1]) - float(values[0, 1])
+    assert float(weights[0, 1]) == pytest.approx(expected, rel=1e-6)
+    assert float(weights[0, 0]) == pytest.approx(3.0 - float(values[0, 0]), rel=1e-6)
