@@ -103,7 +103,7 @@ class MultiAgentPPOConfig(MultiAgentConfig):
     gae_lambda: float = 1.0
     """lambda of the advantages' GAE: 1 for Monte-Carlo returns minus V, lower to lean on V."""
     magnet_coef: float = 0.0
-    """alpha: weight of the pull -alpha KL(pi || magnet) towards each policy's magnet (module docstring); 0: none."""
+    """alpha: weight of -alpha KL(pi || magnet), the pull towards each policy's magnet; 0: no magnet."""
     magnet_rate: float = 0.05
     """After every update the magnets' parameters move this fraction of the way to the policies'; 0: never."""
 
