@@ -29,6 +29,7 @@ import json
 from dataclasses import dataclass
 
 from harness.mutation import WORK, format_table, recorded_equivalents, result, run, select_targets, stage
+from harness.mutation_verification import verify_suspects
 
 from ascentrl.cli import CommandLineParser, add_config_arguments, config_from_args, fail
 
@@ -44,6 +45,9 @@ class MutateConfig:
     dynamics, reinforce_objective, actor_critic_objective, multiagent_objectives."""
     report: bool = False
     """Only print the table of the last runs."""
+    verify: bool = True
+    """After a run, re-run directly the mutants mutmut reports as timeouts or crashes (its runner
+    can fail on its own), and count each as the direct run says."""
     json: bool = False
     """Print one JSON object instead of the table."""
 
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = stage(target)
         if not config.report:
             run(target, folder)
+            if config.verify:
+                verify_suspects(target, folder)
         results.append(result(target, folder, recorded_equivalents()))
     if config.json:
         print(json.dumps({**{row.name: {**dataclasses.asdict(row), "kill_rate": row.kill_rate} for row in results},

@@ -14,8 +14,8 @@ import (``ascentrl/agents/reinforce.py`` is ``ascentrl.agents.reinforce``), whic
 maps the functions the tests call to the mutants it made. The shared settings come from
 ``[tool.mutmut]`` in pyproject.toml; each target adds its ``only_mutate`` files and its tests.
 
-Mutants recorded as equivalent (no test can tell them apart from the original) are listed, each
-with the reason, in ``tests/mutation_equivalents.md``; the table counts them separately.
+Equivalent mutants are listed with reasons in ``tests/mutation_equivalents.md`` and counted
+apart; :mod:`harness.mutation_verification` re-checks the timeouts and crashes.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def result(target: MutationTarget, folder: Path, equivalents: set[str]) -> Targe
         if not meta.exists():
             raise FileNotFoundError(f"{meta} is missing: mutmut did not mutate {file} (see its output above)")
         exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
-        statuses.update({name: _status(code) for name, code in exit_codes.items()})
+        statuses.update({name: status_of(code) for name, code in exit_codes.items()})
     if target.functions:
         statuses = {name: status for name, status in statuses.items()
                     if any(fnmatch.fnmatchcase(name, pattern) for pattern in target.functions)}
@@ -201,7 +201,8 @@ def result(target: MutationTarget, folder: Path, equivalents: set[str]) -> Targe
     return TargetResult(target.name, len(statuses), killed, len(equivalent), surviving, not_checked)
 
 
-def _status(exit_code: int | None) -> str:
+def status_of(exit_code: int | None) -> str:
+    """mutmut's status name for a test run's exit code."""
     # mutmut's own reading of a test run's exit code; imported here so the table code loads without it.
     from mutmut.stats import status_by_exit_code
 
