@@ -8,6 +8,7 @@ Objectives are maximized: an SGD step moves the parameters along the gradient.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import pickle
 
@@ -222,3 +223,23 @@ def test_a_group_whose_parameters_have_no_gradient_is_skipped(options):
     optimizer = Ascent([{"params": [moving]}, {"params": [idle]}], lr=0.1, **options)
     stepped(optimizer, moving, [[1.0, 1.0]])
     assert torch.equal(idle.detach(), torch.zeros(3)) and bool((moving.detach() != 0).all())
+
+
+def test_documented_defaults_are_the_constructors_and_the_groups():
+    """The defaults the docstring and README give (torch.optim's where it has the option)."""
+    defaults = {name: p.default for name, p in inspect.signature(Ascent).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert defaults == {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "nesterov": False, "adaptive": None,
+                        "betas": (0.9, 0.999), "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0,
+                        "decoupled_weight_decay": False, "clip_value": None, "clip_norm": None, "escape": None,
+                        "nonfinite": "raise", "track_update_norm": False, "foreach": None, "fused": None}
+    optimizer = Ascent([torch.zeros(1, requires_grad=True)])
+    group = optimizer.param_groups[0]
+    assert {name: group[name] for name in ("lr", "momentum", "dampening", "nesterov", "adaptive", "betas", "alpha",
+                                            "eps", "weight_decay", "decoupled_weight_decay")} == {
+        name: defaults[name] for name in ("lr", "momentum", "dampening", "nesterov", "adaptive", "betas", "alpha",
+                                          "eps", "weight_decay", "decoupled_weight_decay")}
+    assert (optimizer.nonfinite, optimizer.track_update_norm, optimizer.escape) == ("raise", False, None)
+    assert optimizer.steps == 0 and optimizer.last_stats is None
+    assert Ascent([torch.zeros(1, requires_grad=True)], adaptive="adam", betas=[0.5, 0.6]).param_groups[0]["betas"] \
+        == (0.5, 0.6)  # a list becomes a tuple, as torch.optim.Adam stores it
