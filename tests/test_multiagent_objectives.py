@@ -10,7 +10,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ascentrl.agents.multiagent_objectives import reinforce_objective, reinforce_weights, value_objective
+from ascentrl.agents.multiagent_objectives import (
+    joint_return_estimates,
+    reinforce_objective,
+    reinforce_weights,
+    value_objective,
+)
 
 REWARDS = torch.tensor([[1.0, 4.0], [2.0, 100.0], [4.0, 200.0]])
 VALID = torch.tensor([[True, True], [True, False], [True, False]])
@@ -74,3 +79,27 @@ def test_value_objective_is_minus_the_mean_squared_error_over_valid_steps():
     terminated = torch.tensor([[False, False], [False, False], [True, False]])
     truncated = torch.tensor([[False, True], [False, False], [False, False]])
     assert float(value_objective(VALUES, REWARDS, terminated, truncated, VALID, 0.5)) == pytest.approx(-6.375)
+
+
+def test_an_entropy_coefficient_without_entropies_adds_nothing():
+    log_probs = torch.tensor([[-0.5, -1.0], [-0.25, -7.0], [-2.0, -9.0]])
+    plain = reinforce_objective(log_probs, torch.ones(3, 2), VALID)
+    assert float(reinforce_objective(log_probs, torch.ones(3, 2), VALID, entropy_coef=0.4)) == float(plain)
+
+
+def test_value_objective_of_a_single_valid_step():
+    one = torch.ones(1, 1, dtype=torch.bool)
+    value = value_objective(torch.tensor([[1.5]]), torch.tensor([[4.0]]), one, ~one, one, 0.5)
+    assert float(value) == pytest.approx(-(1.5 - 4.0) ** 2)
+
+
+def test_joint_estimates_keep_float64_discounts():
+    """One agent, one episode of three steps, float64, gamma 0.3, at the sampling policy: the mean
+    discounted return 1 + 0.3·2 + 0.09·4 = 1.96, to float64 precision."""
+    rewards = torch.tensor([[[1.0], [2.0], [4.0]]], dtype=torch.float64)
+    flags = torch.tensor([[[False], [False], [True]]])
+    log_probs = torch.log(torch.tensor([[[0.5], [0.25], [0.125]]], dtype=torch.float64))
+    estimates = joint_return_estimates(log_probs, log_probs.clone(), rewards, flags, torch.zeros_like(flags),
+                                       torch.ones_like(flags), 0.3, baseline="none")
+    assert estimates.dtype == torch.float64
+    assert float(estimates[0]) == pytest.approx(1.0 + 0.3 * 2.0 + 0.09 * 4.0, abs=1e-15)
