@@ -188,3 +188,13 @@ def test_a_singular_kernel_falls_back_to_uniform_play(payoffs, opponent_support,
     actions = payoffs.shape[2]
     strategy = zero_sum_exact._indifferent_strategy(payoffs, torch.tensor([opponent_support]), torch.tensor([support]))
     assert torch.equal(strategy, torch.full((1, actions), 1.0 / actions, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(("gap", "tied"), [(1.5e-12, True), (2.5e-12, False)])
+def test_ratios_within_the_tie_tolerance_leave_by_the_smallest_basic_variable(gap, tied):
+    """Ratios 1 + gap (row 0, basic variable 3) and 1 (row 1, basic variable 4): within
+    1e-12·(1 + 1) = 2e-12 they tie and the row of the smaller basic variable, 0, leaves; beyond, the
+    smaller ratio's row does."""
+    tableau = hand_tableau([1.0, 1.0], [1.0 + gap, 1.0], [1.0, 0.0, 0.0])
+    basis, _ = zero_sum_exact._pivot(tableau, SLACKS, 1, bland_after=10)
+    assert basis.tolist() == ([[0, 4]] if tied else [[3, 0]])

@@ -71,9 +71,10 @@ def reference(a: np.ndarray, method: str, tolerance: float, max_iterations: int,
 @pytest.mark.parametrize("method", ["primal_dual", "extragradient"])
 @pytest.mark.parametrize("restarts", [True, False])
 @pytest.mark.parametrize("fixed_step", [None, 0.3])
-def test_the_loop_follows_the_documented_steps(method, restarts, fixed_step):
+@pytest.mark.parametrize("check_every", [1, 3])
+def test_the_loop_follows_the_documented_steps(method, restarts, fixed_step, check_every):
     payoffs = random_zero_sum_game((3, 4), count=6, seed=9).payoffs[:, 0].contiguous()
-    options = dict(tolerance=1e-4, max_iterations=150, restart_factor=0.5, check_every=3)
+    options = dict(tolerance=1e-4, max_iterations=150, restart_factor=0.5, check_every=check_every)
     solution = solve_zero_sum_games(payoffs, method=method, restarts=restarts, step_size=fixed_step, step_scale=0.9,
                                     **options)
     assert solution.iterations.dtype == torch.long
@@ -100,6 +101,17 @@ def test_a_game_solved_exactly_converges_at_tolerance_zero():
     for method in ("primal_dual", "extragradient"):
         solution = solve_zero_sum_games(trivial, method=method, tolerance=0.0)
         assert solution.iterations.tolist() == [0] and bool(solution.converged.all())
+
+
+def test_the_defaults_act_as_documented():
+    """Run with the defaults: checks come every 8 iterations, and restarts are on."""
+    game = random_zero_sum_game((4, 5), count=1, seed=3).payoffs[:, 0].contiguous()
+    loose = solve_zero_sum_games(game, method="primal_dual", tolerance=1e-3)
+    assert int(loose.iterations[0]) % 8 == 0 and 0 < int(loose.iterations[0]) < 20_000
+    explicit = solve_zero_sum_games(game, method="primal_dual", tolerance=1e-3, restarts=True, check_every=8)
+    assert torch.equal(loose.row_strategies, explicit.row_strategies)
+    unrestarted = solve_zero_sum_games(game, method="primal_dual", tolerance=1e-3, restarts=False, check_every=8)
+    assert not torch.equal(loose.row_strategies, unrestarted.row_strategies)
 
 
 def test_documented_defaults():
