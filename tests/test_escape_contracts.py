@@ -103,3 +103,10 @@ def test_bad_arguments_are_refused(build, error):
 def test_valid_boundary_arguments_are_accepted():
     PerturbedAscent(threshold=1e-300, radius=1e-300, interval=1)
     GradientNoise(eta=1e-300, gamma=0.0)
+
+
+def test_documented_defaults():
+    noise = GradientNoise()
+    assert (noise.eta, noise.gamma, noise.seed) == (0.01, 0.55, 0)
+    perturbed = PerturbedAscent()
+    assert (perturbed.threshold, perturbed.radius, perturbed.interval, perturbed.seed) == (1e-3, 0.1, 50, 0)

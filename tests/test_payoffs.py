@@ -217,3 +217,26 @@ def test_bad_profiles_are_refused():
         expected_payoffs(PRISONERS_DILEMMA, [heads, torch.ones(3, dtype=torch.float64) / 3])
     with pytest.raises(ValueError, match="players axis"):
         nash_conv(torch.zeros(3, 2, 2, dtype=torch.float64), [heads, heads])
+
+
+def test_best_responses_of_a_batch_are_per_game_float_one_hots():
+    """Matching pennies at two profiles: the row player (payoff 1 on the diagonal) answers column
+    (0.8, 0.2) with action 0 and (0.1, 0.9) with action 1; the responses keep the payoffs' dtype."""
+    game = make_matrix_game("matching_pennies")
+    row = torch.tensor([[0.5, 0.5], [0.5, 0.5]], dtype=torch.float64)
+    column = torch.tensor([[0.8, 0.2], [0.1, 0.9]], dtype=torch.float64)
+    responses = best_responses(game.payoffs, [row, column])
+    assert responses[0].dtype == torch.float64
+    assert responses[0].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_a_one_player_game_is_a_game():
+    payoffs = torch.tensor([[3.0, 5.0, 4.0]], dtype=torch.float64)  # (players = 1, A = 3)
+    strategy = torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64)
+    assert float(nash_conv(payoffs, [strategy])) == pytest.approx(5.0 - (1.5 + 1.25 + 1.0))
+
+
+def test_a_strategy_that_is_not_a_tensor_is_refused_by_name():
+    game = make_matrix_game("matching_pennies")
+    with pytest.raises(ValueError, match=r"strategies\[1\] must be a tensor"):
+        nash_conv(game.payoffs, [torch.tensor([0.5, 0.5], dtype=torch.float64), [0.5, 0.5]])

@@ -53,15 +53,13 @@ def _reciprocal_counts(size: int, like: Tensor, dim: int) -> tuple[Tensor, Tenso
     return reciprocals, -reciprocals
 
 
-def _project(values: Tensor, reciprocals: tuple[Tensor, Tensor], dim: int, out: Tensor | None = None) -> Tensor:
-    """The projection itself, for callers that checked ``values`` and hold :func:`_reciprocal_counts`
-    (a loop projecting many times saves building them each time). With ``out`` (which may be
-    ``values``) the result is written there."""
+def _project(values: Tensor, reciprocals: tuple[Tensor, Tensor], dim: int) -> Tensor:
+    """The projection itself, once ``values`` is checked and :func:`_reciprocal_counts` built."""
     positive, negative = reciprocals
     # topk of every entry sorts in decreasing order, at half the cost of a full sort on short slices.
     sorted_values = values.topk(values.shape[dim], dim).values
     threshold = torch.addcmul(negative, sorted_values.cumsum(dim), positive).amax(dim, keepdim=True)  # (S_k − 1)/k
-    return torch.sub(values, threshold, out=out).clamp_min_(0.0)
+    return (values - threshold).clamp_min_(0.0)
 
 
 def project_array_to_simplex(values: NDArray[np.floating], out: NDArray[np.floating] | None = None
