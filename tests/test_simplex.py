@@ -138,3 +138,21 @@ def test_array_projection_writes_into_a_view():
     view = stacked[..., 0, :2]  # a player's actions inside a padded stack
     project_array_to_simplex(view, out=view)
     np.testing.assert_allclose(stacked, [[[0.65, 0.35, 7.0], [0.2, -0.4, 0.1]]], atol=1e-15, rtol=0)
+
+
+def test_array_projection_runs_along_the_last_axis_of_a_batch_and_keeps_float32():
+    """A (2, 3, 4) batch (games, players, actions): each last-axis slice as projected alone; float32
+    stays float32."""
+    values = random_values(2, 3, 4, seed=5)
+    projected = project_array_to_simplex(values.numpy())
+    assert torch.allclose(torch.from_numpy(projected), bisection_projection(values.reshape(6, 4)).reshape(2, 3, 4),
+                          atol=1e-12, rtol=0)
+    single = project_array_to_simplex(values.float().numpy())
+    assert single.dtype == np.float32
+
+
+def test_array_projection_clamps_inside_the_view_it_writes():
+    stacked = np.array([[2.0, 0.0, -1.0, 9.0]])
+    view = stacked[:, :3]
+    project_array_to_simplex(view, out=view)
+    assert stacked.tolist() == [[1.0, 0.0, 0.0, 9.0]]
