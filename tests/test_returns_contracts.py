@@ -8,7 +8,14 @@ import math
 import pytest
 import torch
 
-from ascentrl.returns import episode_returns, gae_advantages, normalize_advantages, reward_to_go
+from ascentrl.returns import (
+    episode_returns,
+    gae_advantages,
+    next_step_autoreset_mask,
+    normalize_advantages,
+    reward_to_go,
+    score_function_objective,
+)
 
 T, N = 3, 2
 
@@ -72,3 +79,55 @@ def test_gae_refuses_a_misshapen_argument_by_name(argument):
 def test_discounts_outside_zero_one_are_refused_by_name(name, call):
     with pytest.raises(ValueError, match=rf"^{name} must be in \[0, 1\]"):
         call(_rollout())
+
+
+FLOAT_FLAGS = torch.zeros(2, 1)
+BOOL_FLAGS = torch.zeros(2, 1, dtype=torch.bool)
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda: reward_to_go(torch.ones(2, 1), FLOAT_FLAGS, BOOL_FLAGS, 0.9), "terminated"),
+    (lambda: reward_to_go(torch.ones(2, 1), BOOL_FLAGS, FLOAT_FLAGS, 0.9), "truncated"),
+    (lambda: reward_to_go(torch.ones(2, 1), BOOL_FLAGS, BOOL_FLAGS, 0.9, valid=FLOAT_FLAGS), "valid"),
+    (lambda: next_step_autoreset_mask(FLOAT_FLAGS, BOOL_FLAGS), "terminated"),
+    (lambda: next_step_autoreset_mask(BOOL_FLAGS, FLOAT_FLAGS), "truncated"),
+    (lambda: next_step_autoreset_mask(BOOL_FLAGS, BOOL_FLAGS, torch.zeros(1)), "done_before"),
+    (lambda: score_function_objective(torch.zeros(2, 1), torch.ones(2, 1), FLOAT_FLAGS), "valid"),
+])
+def test_a_float_mask_is_refused_by_its_own_name(call, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be a bool tensor, got dtype torch.float32$"):
+        call()
+
+
+def test_flags_must_be_two_dimensional_even_when_their_shapes_agree():
+    with pytest.raises(ValueError):
+        next_step_autoreset_mask(torch.zeros(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool))
+
+
+def test_next_step_autoreset_mask_by_hand():
+    """valid[t] = not done[t-1]: episode ends at t=1 in column 0 and t=0 in column 1 (done before: column 1)."""
+    terminated = torch.tensor([[False, True], [True, False], [False, False]])
+    mask = next_step_autoreset_mask(terminated, torch.zeros(3, 2, dtype=torch.bool), torch.tensor([False, True]))
+    assert mask.tolist() == [[True, False], [True, False], [False, True]]
+
+
+def test_episode_returns_restart_after_a_termination_inside_the_valid_steps():
+    """One column, every step valid, an episode ending at t=1: returns 1 + 0.5·2 = 2 for t = 0, 1 and
+    3 + 0.5·4 = 5 for t = 2, 3."""
+    rewards = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+    terminated = torch.tensor([[False], [True], [False], [False]])
+    returns = episode_returns(rewards, terminated, torch.zeros_like(terminated), 0.5,
+                              valid=torch.ones_like(terminated))
+    assert returns.flatten().tolist() == [2.0, 2.0, 5.0, 5.0]
+
+
+def test_score_function_objective_normalizations_by_hand():
+    log_probs = torch.tensor([[-1.0, -2.0], [-3.0, -4.0]])
+    weights = torch.tensor([[1.0, 0.5], [2.0, 1.0]])
+    # Every step counts: mean of -1, -1, -6, -4 = -3.
+    assert float(score_function_objective(log_probs, weights)) == pytest.approx(-3.0)
+    one = torch.tensor([[True, False], [False, False]])
+    assert float(score_function_objective(log_probs, weights, one)) == pytest.approx(-1.0)  # one valid step
+    assert float(score_function_objective(log_probs, weights, num_episodes=1)) == pytest.approx(-12.0)
+    with pytest.raises(ValueError, match="num_episodes"):
+        score_function_objective(log_probs, weights, num_episodes=2.5)
