@@ -243,3 +243,16 @@ def test_documented_defaults_are_the_constructors_and_the_groups():
     assert optimizer.steps == 0 and optimizer.last_stats is None
     assert Ascent([torch.zeros(1, requires_grad=True)], adaptive="adam", betas=[0.5, 0.6]).param_groups[0]["betas"] \
         == (0.5, 0.6)  # a list becomes a tuple, as torch.optim.Adam stores it
+
+
+@pytest.mark.parametrize("adaptive", ["adam", "adagrad", "rmsprop"])
+@pytest.mark.parametrize("path", [{"foreach": True}, {"foreach": False}], ids=["foreach", "forloop"])
+@pytest.mark.parametrize("count", [1, 2])
+def test_step_counters_count_every_step_like_torch(adaptive, path, count):
+    params = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(count)]
+    optimizer = Ascent(params, lr=0.01, adaptive=adaptive, **path)
+    for _ in range(3):
+        for param in params:
+            param.grad = torch.ones(2, dtype=torch.float64)
+        optimizer.step()
+    assert [float(optimizer.state[param]["step"]) for param in params] == [3.0] * count
