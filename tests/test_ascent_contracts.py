@@ -256,3 +256,21 @@ def test_step_counters_count_every_step_like_torch(adaptive, path, count):
             param.grad = torch.ones(2, dtype=torch.float64)
         optimizer.step()
     assert [float(optimizer.state[param]["step"]) for param in params] == [3.0] * count
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+def test_momentum_for_a_parameter_whose_gradient_arrives_later_matches_torch(foreach):
+    """Step 1: only the first parameter has a gradient (it gets a momentum buffer); step 2: both do,
+    one with a buffer and one without. Values equal torch.optim.SGD's with maximize=True."""
+    ours = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    theirs = [torch.zeros(2, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    ascent = Ascent(ours, lr=0.1, momentum=0.9, foreach=foreach)
+    reference = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, foreach=foreach, maximize=True)
+    for gradients in ([[1.0, 2.0], None], [[0.5, -1.0], [3.0, 1.0]], [[1.0, 1.0], [1.0, -2.0]]):
+        for params in (ours, theirs):
+            for param, gradient in zip(params, gradients):
+                param.grad = None if gradient is None else torch.tensor(gradient, dtype=torch.float64)
+        ascent.step()
+        reference.step()
+        for mine, other in zip(ours, theirs):
+            assert torch.allclose(mine.detach(), other.detach(), atol=1e-15, rtol=0)
