@@ -114,6 +114,14 @@ def test_the_defaults_act_as_documented():
     assert not torch.equal(loose.row_strategies, unrestarted.row_strategies)
 
 
+def test_the_default_iteration_cap_is_twenty_thousand():
+    """A step of 1e-4 without restarts cannot reach NashConv 0 on this game: the run stops at the
+    default cap (NashConv still ~0.12)."""
+    game = random_zero_sum_game((4, 5), count=1, seed=3).payoffs[:, 0].contiguous()
+    capped = solve_zero_sum_games(game, method="primal_dual", tolerance=0.0, step_size=1e-4, restarts=False)
+    assert capped.iterations.tolist() == [20_000] and float(capped.nash_conv[0]) > 0.1
+
+
 def test_documented_defaults():
     defaults = {name: p.default for name, p in inspect.signature(solve_zero_sum_games).parameters.items()
                 if p.default is not inspect.Parameter.empty}
