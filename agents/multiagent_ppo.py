@@ -146,8 +146,8 @@ class MultiAgentPPO(MultiAgentReinforce):
             self.magnets = tuple(copy.deepcopy(policy).requires_grad_(False) for policy in self.policies)
 
     def networks(self) -> dict[str, nn.Module | None]:
-        networks = super().networks()
-        return {**networks, **{f"{name} magnet": magnet for name, magnet in zip(networks, self.magnets)}}
+        return {**super().networks(),
+                **{f"{name} magnet": magnet for name, magnet in zip(self._policy_names, self.magnets)}}
 
     def _advantages(self, batch: MultiAgentBatch, values: Tensor) -> Tensor:
         """Every agent's GAE advantages along its own steps, ``[n_agents, T, N]`` (step 1)."""

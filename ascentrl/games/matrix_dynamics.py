@@ -6,7 +6,7 @@ and game-Hessian products of the matrix game as tensor contractions
 (:mod:`ascentrl.games.matrix_gradients` derives them) instead of through autograd, in NumPy on the
 CPU (a matrix game's arrays are tiny, so the fixed cost per operation is the whole cost, and NumPy's
 is a third of torch's). On small games the autograd path spends its time building graphs and in
-Python; the closed form takes a seventeenth to a fiftieth of its time per step on a 2×2 game, about
+Python; the closed form takes an eighteenth to a fifty-seventh of its time per step on a 2×2 game, about
 15–36 µs (``scripts/bench_games.py`` measures it), and tests prove
 the two trajectories equal to 1e-12 (float64) step by step. Both round differently, so where the
 dynamics themselves amplify rounding the two drift apart like any two implementations: simultaneous

@@ -4,6 +4,8 @@ rates, collapses, and the verdict against EM)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = ["format_hmm_rows", "format_mixture_rows"]
 
 
@@ -31,24 +33,25 @@ def _verdict(result: dict) -> str:
 
 
 def format_mixture_rows(results: list[dict], restarts: int) -> str:
-    lines = [f"Gaussian mixtures: ascentrl GaussianMixture ({restarts} restarts in one batch) vs scikit-learn EM "
-             f"({restarts} k-means starts), mean log-likelihood per point"]
-    for result in results:
-        lines += [f"{result['case']}: {result['description']}", _header(restarts)]
-        for method, label in (("ours", "ours"), ("em", "EM")):
-            smallest = result[method]["smallest_relative_eigenvalue"]
-            lines.append(_row(label, result[method], f"smallest eigenvalue / data variance {smallest:.1e}"))
-        lines.append(_verdict(result))
-    return "\n".join(lines)
+    return _format_rows(
+        f"Gaussian mixtures: ascentrl GaussianMixture ({restarts} restarts in one batch) vs scikit-learn EM "
+        f"({restarts} k-means starts), mean log-likelihood per point", results, restarts,
+        lambda run: f"smallest eigenvalue / data variance {run['smallest_relative_eigenvalue']:.1e}")
 
 
 def format_hmm_rows(results: list[dict], restarts: int) -> str:
-    lines = [f"HMMs: ascentrl ({restarts} restarts in one batch) vs hmmlearn Baum-Welch ({restarts} starts), "
-             "mean log-likelihood per observation"]
+    return _format_rows(
+        f"HMMs: ascentrl ({restarts} restarts in one batch) vs hmmlearn Baum-Welch ({restarts} starts), "
+        "mean log-likelihood per observation", results, restarts,
+        lambda run: f"right parameters (best of {restarts}): {100 * run['right_parameters']:.0f}%")
+
+
+def _format_rows(title: str, results: list[dict], restarts: int, detail: Callable[[dict], str]) -> str:
+    """One table per case: ours and EM, each row with its method-specific ``detail``, then the verdict."""
+    lines = [title]
     for result in results:
         lines += [f"{result['case']}: {result['description']}", _header(restarts)]
         for method, label in (("ours", "ours"), ("em", "EM")):
-            right = result[method]["right_parameters"]
-            lines.append(_row(label, result[method], f"right parameters (best of {restarts}): {100 * right:.0f}%"))
+            lines.append(_row(label, result[method], detail(result[method])))
         lines.append(_verdict(result))
     return "\n".join(lines)
