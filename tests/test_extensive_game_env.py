@@ -8,6 +8,7 @@ deals must approach within four standard errors.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -74,3 +75,29 @@ def test_seeds_fix_the_deal_and_illegal_actions_are_refused():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"the legal actions are \[1, 2\] \(Call, Raise\)"):
         env.step(0)  # folding is not legal when nothing is owed
+
+
+def test_chance_draws_are_numpys_choice_from_the_same_stream():
+    """The env bisects a cached distribution instead of calling Generator.choice(n, p=p) per chance
+    node; with the same generator state both must pick the same outcome (numpy is the reference)."""
+    from gymnasium.utils import seeding
+
+    from ascentrl.envs.extensive_game_env import _cumulative_distribution
+
+    source = np.random.default_rng(0)
+    for seed in range(300):
+        n = int(source.integers(1, 12))
+        weights = source.random(n) + (source.random(n) < 0.2)  # some exact ties and uneven sizes
+        probabilities = tuple((weights / weights.sum()).tolist())
+        reference, _ = seeding.np_random(seed)
+        ours, _ = seeding.np_random(seed)
+        for _ in range(20):
+            expected = int(reference.choice(n, p=np.array(probabilities) / np.array(probabilities).sum()))
+            assert bisect.bisect_right(_cumulative_distribution(probabilities), ours.random()) == expected
+    # Every outcome of a Leduc deal is reachable: the draws are not stuck on one branch.
+    env = ExtensiveGameEnv("leduc_poker", render_mode="ansi")
+    first_cards = set()
+    for seed in range(200):
+        env.reset(seed=seed)
+        first_cards.add(env.render().split(";")[0])
+    assert len(first_cards) == 6
