@@ -39,7 +39,10 @@ response equilibria, and two-player zero-sum games", section 5): with a fixed ma
 converges to the equilibrium of the game regularized towards it, and moving the magnet moves that
 equilibrium towards the game's own. An entropy bonus is the special case of a uniform magnet. In
 a two-player zero-sum game plain self-play cycles around the equilibrium; the magnet damps the
-cycle (measured on Kuhn poker in ``scripts/bench_extensive_sampled_play.py``). The magnets are
+cycle (measured on Kuhn poker in ``scripts/bench_extensive_sampled_play.py``). At a constant
+learning rate the damped iterate still jitters around the equilibrium by the sampling noise of its
+steps; the poker presets therefore also decay the rate linearly to 0 over the run
+(``lr_schedule="linear"``), so that the policy training ends with has settled. The magnets are
 saved with the networks, so a resumed run is the run that never stopped.
 
 Why the entropy bonus matters in self-play: a policy that turns deterministic early only ever meets

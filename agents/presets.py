@@ -84,6 +84,9 @@ def preset_for(algo: str, env: str) -> dict[str, Any]:
 _MPE2 = {"method": "shared", "lr": 3e-3, "ascent": {"adaptive": "adam"}, "lr_schedule": "constant",
          "hidden_sizes": (64, 64), "normalize_advantages": True, "num_envs": 32}
 
+_EXTENSIVE = {"num_envs": 512, "hidden_sizes": (), "entropy_coef": 0.0, "magnet_coef": 1.0, "magnet_rate": 0.05,
+              "lr": 5e-3, "lr_schedule": "linear"}
+
 MULTIAGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # By algorithm, then by env id or family: an id without an entry of its own starts from its
     # family's ("classic/texas_holdem-v4" from "classic/").
@@ -103,20 +106,32 @@ MULTIAGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "classic/connect_four-v3": {"num_envs": 256, "observation_encoding": "flatten"},
         "classic/leduc_holdem-v4": {"num_envs": 256, "hidden_sizes": (64, 64)},
         # Kuhn and Leduc poker (ascentrl.envs.ExtensiveGameEnv): the observation is the one-hot
-        # information set, so a linear policy is a tabular one; a magnet (magnetic mirror descent
+        # information set, so a linear policy is a tabular one. A magnet (magnetic mirror descent
         # from samples, multiagent_ppo's docstring) damps the cycling of self-play around the Nash
-        # equilibrium (measured in scripts/bench_extensive_sampled_play.py: Kuhn NashConv ~0.05-0.1
-        # after 120 s, against 0.13-0.3 with an entropy bonus alone).
-        "extensive/": {"num_envs": 512, "hidden_sizes": (), "entropy_coef": 0.0, "magnet_coef": 0.1,
-                       "magnet_rate": 0.05, "lr": 3e-3},
+        # equilibrium, and the learning rate decays linearly to 0 over the run's iterations (the
+        # preset's own budget), so the last iterate settles instead of jittering at a constant
+        # step. Measured in scripts/bench_extensive_sampled_play.py (seeds 0-4): Kuhn NashConv of
+        # the last iterate 0.017-0.042 after its 700 iterations (112-117 s here), against 0.045-0.089
+        # at a constant rate with magnet 0.1, and 0.13-0.3 with an entropy bonus alone.
+        "extensive/": _EXTENSIVE,
+        "extensive/kuhn_poker": {**_EXTENSIVE, "iterations": 700},
+        "extensive/leduc_poker": {**_EXTENSIVE, "iterations": 600},
     },
 }
 """``scripts/train_multiagent.py`` presets: ``MULTIAGENT_PRESETS[algo][env id or family]``, option ->
-value. Matrix games have none: :class:`~ascentrl.agents.MultiAgentConfig`'s defaults are tuned for them."""
+value; ``iterations``, where given, is the training budget (a linear ``lr_schedule`` decays over it).
+Matrix games have none: :class:`~ascentrl.agents.MultiAgentConfig`'s defaults are tuned for them."""
 
 
-def multiagent_preset_for(algo: str, env: str) -> dict[str, Any]:
-    """The multi-agent preset of ``algo`` on ``env`` (its own, else its family's; a deep copy), or ``{}``."""
+def multiagent_preset_for(algo: str, env: str, *, with_budget: bool = False) -> dict[str, Any]:
+    """The multi-agent preset of ``algo`` on ``env`` (its own, else its family's; a deep copy), or ``{}``.
+
+    Only config fields (``MultiAgentPPOConfig(**preset)`` works), unless ``with_budget``: then also
+    the preset's ``iterations``, if it names them (``scripts/train_multiagent.py``'s default budget).
+    """
     presets = MULTIAGENT_PRESETS.get(algo, {})
     family = env.split("/", 1)[0] + "/" if "/" in env else None
-    return copy.deepcopy(presets.get(env, presets.get(family, {})))
+    preset = copy.deepcopy(presets.get(env, presets.get(family, {})))
+    if not with_budget:
+        preset.pop("iterations", None)
+    return preset

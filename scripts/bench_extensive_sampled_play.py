@@ -2,17 +2,19 @@
 
 For each game of --games, our multi-agent learners (--algo, PPO by default, from the extensive/
 preset of ascentrl.agents.MULTIAGENT_PRESETS) self-play deals of extensive/<game> (the PettingZoo
-AEC env ascentrl.envs.ExtensiveGameEnv) for --seconds of training time, never seeing the game
-tree. After every iteration the exact NashConv of the learned policy table (the last iterate) and
+AEC env ascentrl.envs.ExtensiveGameEnv) for the preset's iterations (its learning rate decays to 0
+over them) or --seconds of training time, whichever ends first, never seeing the game tree. After
+every iteration the exact NashConv of the learned policy table (the last iterate) and
 of the average of the iterates' realization plans is measured off the clock. The reference in the
 same run is uniform play's NashConv (0.916667 on Kuhn, 4.747222 on Leduc); the report gives the
 curve at ten points of the budget, the ratio of uniform play's NashConv to the final ones, and
 issue 12's target: Kuhn NashConv <= 0.05 within 2 minutes (last iterate or average, each named).
 Wall times are noisy on a shared machine.
 
-  python scripts/bench_extensive_sampled_play.py [--games kuhn_poker] [--seconds 120] [--json] [--plot FILE]
+  python scripts/bench_extensive_sampled_play.py [--games kuhn_poker] [--seconds 120] [--iterations N] [--json] [--plot FILE]
 
---seconds defaults to 120 for Kuhn poker and 300 for Leduc poker.
+--seconds defaults to 120 for Kuhn poker and 300 for Leduc poker; --iterations to the presets' 700
+and 600.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class BenchConfig:
     """Games, comma-separated: kuhn_poker, leduc_poker."""
     seconds: float | None = None
     """Training seconds per game; none: 120 for Kuhn poker, 300 for Leduc poker."""
+    iterations: int | None = None
+    """Updates per game, the horizon of a decaying lr_schedule (training also stops at --seconds);
+    none: the preset's budget (700 for Kuhn poker, 600 for Leduc poker)."""
     seed: int = 0
     """Seed of the learners and the deals."""
     algo: str = "ppo"
@@ -56,6 +61,8 @@ class BenchConfig:
             raise ValueError(f"--games must be among {', '.join(BUDGETS)}; got {self.games!r}")
         if self.seconds is not None and not self.seconds > 0:
             raise ValueError(f"--seconds must be > 0, got {self.seconds!r}")
+        if self.iterations is not None and (isinstance(self.iterations, bool) or self.iterations <= 0):
+            raise ValueError(f"--iterations must be a positive integer, got {self.iterations!r}")
         if isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if self.algo not in MULTIAGENT_ALGORITHMS:
@@ -79,11 +86,17 @@ def format_report(result: dict[str, Any]) -> str:
     lines.append(f"  uniform / final: last iterate {uniform / curve[-1]['last_nash_conv']:.1f}x, "
                  f"average {uniform / curve[-1]['average_nash_conv']:.1f}x (best last iterate {best_last:.4f})")
     if result["game"] == "kuhn_poker":
+        final = curve[-1]
         for kind in ("last", "average"):
-            reached = next((point for point in curve if point[f"{kind}_nash_conv"] <= KUHN_TARGET), None)
+            # Judged on what training ends with (the policy a user gets), not on a passing dip.
+            value = final[f"{kind}_nash_conv"]
+            since = next(point for index, point in enumerate(curve)
+                         if all(later[f"{kind}_nash_conv"] <= KUHN_TARGET for later in curve[index:])) \
+                if value <= KUHN_TARGET else None
             lines.append(f"  target NashConv <= {KUHN_TARGET} within 120 s ({kind}): " + (
-                f"met at {reached['seconds']:.0f} s" if reached is not None and reached["seconds"] <= 120 else
-                f"NOT met (final {curve[-1][f'{kind}_nash_conv']:.4f})"))
+                f"met, {value:.4f} at the end ({final['seconds']:.0f} s), at or below {KUHN_TARGET} from "
+                f"{since['seconds']:.0f} s on" if since is not None and final["seconds"] <= 120 else
+                f"NOT met ({value:.4f} at the end, {final['seconds']:.0f} s)"))
     return "\n".join(lines)
 
 
@@ -100,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for game in bench.game_list():
         try:
             results.append(train_from_sampled_play(game, bench.seconds or BUDGETS[game], bench.seed, bench.algo,
-                                                   bench.overrides or None))
+                                                   bench.overrides or None, bench.iterations))
         except (TypeError, ValueError) as error:  # bad --overrides, found when the learner is built
             fail(parser, ValueError(f"--overrides: {str(error).splitlines()[0]}"))
     if bench.plot is not None:

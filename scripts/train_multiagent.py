@@ -66,6 +66,7 @@ those updates instead), 130/143 when interrupted.
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from ascentrl.interrupts import exit_quietly_on_signals
 
@@ -79,8 +80,8 @@ from ascentrl.training.algorithms_command import main_with_algorithms
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_with_algorithms(MULTIAGENT_ALGORITHMS, multiagent_preset_for, argv, doc=__doc__, script=__file__,
-                                default="reinforce")
+    return main_with_algorithms(MULTIAGENT_ALGORITHMS, partial(multiagent_preset_for, with_budget=True), argv,
+                                doc=__doc__, script=__file__, default="reinforce")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,23 @@ def test_the_training_script_stops_at_a_nash_conv_target_on_kuhn_poker(tmp_path,
     capsys.readouterr()
 
 
+def test_the_poker_presets_carry_their_budget_only_when_asked(monkeypatch):
+    import train_multiagent
+
+    from ascentrl.training import command_line
+
+    assert "iterations" not in multiagent_preset_for("ppo", "extensive/kuhn_poker")  # config fields only
+    assert multiagent_preset_for("ppo", "extensive/kuhn_poker", with_budget=True)["iterations"] == 700
+    assert multiagent_preset_for("ppo", "extensive/leduc_poker", with_budget=True)["iterations"] == 600
+    # The script's default budget is the preset's, which its linear learning-rate decay spans.
+    seen = {}
+    monkeypatch.setattr(command_line, "main", lambda learner_class, argv, **options: seen.update(options) or 0)
+    assert train_multiagent.main(["--algo", "ppo", "--env", "extensive/kuhn_poker"]) == 0
+    assert seen["defaults"]["iterations"] == 700 and seen["defaults"]["lr_schedule"] == "linear"
+    parser = command_line.build_parser(MultiAgentPPO, train_multiagent.__doc__, defaults=seen["defaults"])
+    assert parser.parse_args([]).iterations == 700
+
+
 def test_the_benchmark_reports_a_curve_that_starts_near_uniform_play(capsys):
     import bench_extensive_sampled_play
 
@@ -96,8 +113,34 @@ def test_the_benchmark_reports_a_curve_that_starts_near_uniform_play(capsys):
     assert last["seconds"] >= 1.0 and last["episodes"] == 512 * last["iterations"]
 
 
+def test_the_benchmark_stops_after_iterations_when_they_come_before_the_seconds(capsys):
+    import bench_extensive_sampled_play
+
+    assert bench_extensive_sampled_play.main(["--games", "kuhn_poker", "--seconds", "600", "--iterations", "2",
+                                              "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["games"][0]
+    assert result["iterations"] == 2 and [point["iterations"] for point in result["curve"]] == [1, 2]
+    assert result["curve"][-1]["seconds"] < 600
+
+
+def test_the_kuhn_target_is_judged_on_the_policy_training_ends_with():
+    import bench_extensive_sampled_play
+
+    def report(last_values):
+        curve = [{"seconds": 10.0 * (index + 1), "iterations": index + 1, "episodes": 512 * (index + 1),
+                  "last_nash_conv": value, "average_nash_conv": 0.2} for index, value in enumerate(last_values)]
+        return bench_extensive_sampled_play.format_report(
+            {"game": "kuhn_poker", "algo": "ppo", "seed": 0, "uniform_nash_conv": 11 / 12, "curve": curve})
+
+    text = report([0.3, 0.04, 0.08, 0.05, 0.03])  # a passing dip at 20 s; at or below 0.05 from 40 s on
+    assert "(last): met, 0.0300 at the end (50 s), at or below 0.05 from 40 s on" in text
+    assert "(average): NOT met (0.2000 at the end, 50 s)" in text
+    assert "(last): NOT met (0.0600 at the end, 30 s)" in report([0.3, 0.01, 0.06])  # the dip does not count
+
+
 @pytest.mark.parametrize("arguments, fragment", [
     (["--games", "chess"], "--games must be among kuhn_poker, leduc_poker"),
+    (["--iterations", "0"], "--iterations must be a positive integer"),
     (["--seconds", "-1"], "--seconds must be > 0"),
     (["--games", "kuhn_poker", "--overrides", '{"entropy_coef": -1}'], "--overrides: entropy_coef must be in"),
 ])

@@ -173,8 +173,9 @@ def test_presets_are_found_by_algorithm_id_then_family_and_matrix_games_have_non
     for algo in ("reinforce", "ppo"):
         assert multiagent_preset_for(algo, "matching_pennies") == {} == multiagent_preset_for(algo, "prisoners_dilemma")
     for algo, presets in MULTIAGENT_PRESETS.items():
-        for preset in presets.values():  # every preset is a valid config of its learner
-            MULTIAGENT_ALGORITHMS[algo].config_class(**preset)
+        for env, preset in presets.items():  # every preset is a valid config of its learner...
+            MULTIAGENT_ALGORITHMS[algo].config_class(**multiagent_preset_for(algo, env))
+            assert set(preset) - set(multiagent_preset_for(algo, env)) <= {"iterations"}  # ...and maybe a budget
     multiagent_preset_for("reinforce", "mpe2/simple_spread-v3")["ascent"]["adaptive"] = "changed"  # a copy...
     assert reinforce["mpe2/"]["ascent"] == {"adaptive": "adam"}  # ...that leaves the table alone
 

@@ -27,13 +27,19 @@ from harness.turn_based_games import import_torch_dynamo
 __all__ = ["train_from_sampled_play"]
 
 
-def train_from_sampled_play(game_name: str, seconds: float, seed: int, algo: str = "ppo",
-                            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``algo`` on ``extensive/<game_name>`` for ``seconds`` of training time; the NashConv curve."""
+def train_from_sampled_play(game_name: str, seconds: float | None, seed: int, algo: str = "ppo",
+                            overrides: dict[str, Any] | None = None, iterations: int | None = None) -> dict[str, Any]:
+    """Train ``algo`` on ``extensive/<game_name>`` for ``iterations`` updates (the horizon of a decaying
+    ``lr_schedule``; none: the preset's budget, if it has one) or ``seconds`` of training time,
+    whichever ends first; the NashConv curve."""
     env_id = f"extensive/{game_name}"
+    preset = multiagent_preset_for(algo, env_id, with_budget=True)
+    preset_iterations = preset.pop("iterations", None)
+    iterations = preset_iterations if iterations is None else iterations
+    if seconds is None and iterations is None:
+        raise ValueError("train_from_sampled_play needs seconds, iterations or both")
     learner_class = MULTIAGENT_ALGORITHMS[algo]
-    config = learner_class.config_class(**{**multiagent_preset_for(algo, env_id), "env": env_id, "seed": seed,
-                                           **(overrides or {})})
+    config = learner_class.config_class(**{**preset, "env": env_id, "seed": seed, **(overrides or {})})
     import_torch_dynamo()
     seed_everything(seed)
     learners = learner_class(config)
@@ -54,9 +60,11 @@ def train_from_sampled_play(game_name: str, seconds: float, seed: int, algo: str
         measuring += time.perf_counter() - began
 
     try:
-        learners.train(10**9, on_update=measure, eval_episodes=None,
-                       should_stop=lambda: time.perf_counter() - start - measuring >= seconds)
+        learners.train(iterations or 10**9, on_update=measure, eval_episodes=None,
+                       should_stop=None if seconds is None else
+                       lambda: time.perf_counter() - start - measuring >= seconds)
     finally:
         learners.close()
-    return {"game": game_name, "algo": algo, "seed": seed, "seconds": seconds, "config": overrides or {},
+    return {"game": game_name, "algo": algo, "seed": seed, "seconds": seconds, "iterations": iterations,
+            "config": overrides or {},
             "uniform_nash_conv": float(nash_conv(game, sequence_form(game, uniform_policy(game)))), "curve": curve}
