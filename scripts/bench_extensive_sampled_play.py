@@ -11,7 +11,8 @@ curve at ten points of the budget, the ratio of uniform play's NashConv to the f
 issue 12's target: Kuhn NashConv <= 0.05 within 2 minutes (last iterate or average, each named).
 Wall times are noisy on a shared machine.
 
-  python scripts/bench_extensive_sampled_play.py [--games kuhn_poker] [--seconds 120] [--iterations N] [--json] [--plot FILE]
+  python scripts/bench_extensive_sampled_play.py [--games kuhn_poker] [--seconds 120] [--iterations N]
+                                                 [--json] [--plot FILE]
 
 --seconds defaults to 120 for Kuhn poker and 300 for Leduc poker; --iterations to the presets' 700
 and 600.
