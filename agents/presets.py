@@ -109,7 +109,7 @@ MULTIAGENT_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         # information set, so a linear policy is a tabular one. A magnet (magnetic mirror descent
         # from samples, multiagent_ppo's docstring) damps the cycling of self-play around the Nash
         # equilibrium, and the learning rate decays linearly to 0 over the run's iterations (the
-        # preset's own budget), so the last iterate settles instead of jittering at a constant
+        # preset's own budget), so the last iterate settles instead of wandering at a constant
         # step. Measured in scripts/bench_extensive_sampled_play.py (seeds 0-4): Kuhn NashConv of
         # the last iterate 0.017-0.042 after its 700 iterations (112-117 s here), against 0.045-0.089
         # at a constant rate with magnet 0.1, and 0.13-0.3 with an entropy bonus alone.

@@ -170,6 +170,6 @@ def _cumulative_distribution(probabilities: tuple[float, ...]) -> list[float]:
     from the same stream (so deals are unchanged) at a tenth of the cost: ``choice`` validates
     ``p`` on every call, and a deal's chance nodes repeat the same few distributions.
     """
-    normalized = np.array(probabilities) / np.array(probabilities).sum()
-    cumulative = normalized.cumsum()
+    weights = np.array(probabilities)
+    cumulative = (weights / weights.sum()).cumsum()
     return (cumulative / cumulative[-1]).tolist()

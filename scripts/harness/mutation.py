@@ -57,6 +57,10 @@ class MutationTarget:
     """If given, only mutants of these functions count: mutmut name globs such as
     ``*xǁReinforceǁweights__mutmut_*`` or ``*x_surrogate_objective__mutmut_*``."""
 
+    def counts(self, mutant: str) -> bool:
+        """Whether ``mutant`` (a mutmut name) is one this target counts (:attr:`functions`)."""
+        return not self.functions or any(fnmatch.fnmatchcase(mutant, pattern) for pattern in self.functions)
+
 
 def _method(cls: str, name: str) -> str:
     return f"*.x\u01c1{cls}\u01c1{name}__mutmut_*"
@@ -191,9 +195,7 @@ def result(target: MutationTarget, folder: Path, equivalents: set[str]) -> Targe
             raise FileNotFoundError(f"{meta} is missing: mutmut did not mutate {file} (see its output above)")
         exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
         statuses.update({name: status_of(code) for name, code in exit_codes.items()})
-    if target.functions:
-        statuses = {name: status for name, status in statuses.items()
-                    if any(fnmatch.fnmatchcase(name, pattern) for pattern in target.functions)}
+    statuses = {name: status for name, status in statuses.items() if target.counts(name)}
     equivalent = {name for name in statuses if name in equivalents}
     killed = sum(status in KILLED for status in statuses.values())
     not_checked = sum(status == "not checked" for status in statuses.values())

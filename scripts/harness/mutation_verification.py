@@ -9,7 +9,6 @@ target. :func:`verify_suspects` re-runs such mutants the way mutmut selects them
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import subprocess
@@ -40,8 +39,7 @@ def verify_suspects(target: MutationTarget, folder: Path) -> dict[str, str]:
         meta = json.loads(meta_path.read_text())
         codes = meta["exit_code_by_key"]
         for name, code in codes.items():
-            if status_of(code) not in SUSPECT or (target.functions and not any(
-                    fnmatch.fnmatchcase(name, pattern) for pattern in target.functions)):
+            if status_of(code) not in SUSPECT or not target.counts(name):
                 continue
             command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *target.tests]
             try:
@@ -57,5 +55,3 @@ def verify_suspects(target: MutationTarget, folder: Path) -> dict[str, str]:
     earlier = json.loads(verified.read_text()) if verified.exists() else {}
     verified.write_text(json.dumps({**earlier, **verdicts}, indent=1))
     return verdicts
-
-
