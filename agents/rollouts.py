@@ -67,6 +67,10 @@ class RolloutBatch(EpisodeTensors):
         return {name: getattr(self, name).flatten(0, 1) for name in names}
 
 
+_RUNNING_STATISTICS = ("episode_returns", "episode_lengths", "episode_start_times")
+"""What the vector ``RecordEpisodeStatistics`` accumulates for every sub-env's episode in progress."""
+
+
 def episode_seed(rank_seed: int, env_index: int, episode: int) -> int:
     """The reset seed of episode ``episode`` of sub-env ``env_index``."""
     return int(np.random.SeedSequence([rank_seed, env_index, episode]).generate_state(1)[0])
@@ -123,10 +127,25 @@ class ContinuingEnvs:
             if oldest - self._first_step > 1024:  # forget the actions no episode in progress needs
                 del self._actions[: oldest - self._first_step]
                 self._first_step = oldest
-            restarted, _ = self.env.reset(seed=self._seeds(ended), options={"reset_mask": done.copy()})
+            restarted = self._reset(ended, done)
             observation = np.where(done.reshape(-1, *[1] * (returned.ndim - 1)), restarted, returned)
         self.observation = observation
         return observation, reward, terminated, truncated, returned
+
+    def _reset(self, ended: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Reset the sub-envs ``ended`` (``done`` as a mask) to their next episodes; their first observations.
+
+        The episode statistics of the sub-envs still running are kept by hand: in Gymnasium up to
+        1.4 the ``SyncVectorEnv`` pops ``reset_mask`` from the options the vector
+        ``RecordEpisodeStatistics`` forwards, so the wrapper no longer sees the mask and clears the
+        running return and length of *every* sub-env (Farama-Foundation/Gymnasium PR 1696, open).
+        """
+        running = ~done
+        kept = {name: np.array(getattr(self.env, name)) for name in _RUNNING_STATISTICS}
+        restarted, _ = self.env.reset(seed=self._seeds(ended), options={"reset_mask": done.copy()})
+        for name, values in kept.items():
+            getattr(self.env, name)[running] = values[running]
+        return restarted
 
     def episode_actions(self, index: int) -> np.ndarray:
         """The env actions sub-env ``index`` took since its episode in progress began."""

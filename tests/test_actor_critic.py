@@ -16,6 +16,8 @@ from ascentrl.agents.actor_critic import surrogate_objective, value_error
 from ascentrl.agents.distributions import squash
 from ascentrl.agents.normalization import RewardScaler, RunningMoments
 from ascentrl.agents.policies import ActorCritic
+from ascentrl.agents.rollouts import ContinuingEnvs
+from ascentrl.envs.gym_envs import make_vector_env
 
 TERMINATING_ID = "AscentrlActorCriticTest/Terminating-v0"
 TRUNCATING_ID = "AscentrlActorCriticTest/Truncating-v0"
@@ -99,6 +101,30 @@ def test_a_truncation_bootstraps_from_the_final_observation():
                         [False, True, False, True, False])
     torch.testing.assert_close(batch.advantages[:, 0], torch.tensor(expected))
     agent.close()
+
+
+def test_recorded_episode_statistics_survive_other_sub_envs_resets():
+    """Each finished episode's recorded return and length are those its own steps add up to, even
+    though other sub-envs are reset while it runs (Gymnasium's vector RecordEpisodeStatistics alone
+    clears every sub-env's running return on a partial reset)."""
+    env, _ = make_vector_env("CartPole-v1", 3, vectorization_mode="sync")
+    envs = ContinuingEnvs(env, rank_seed=5)
+    envs.start()
+    rng = np.random.default_rng(0)
+    running_return, running_length = np.zeros(3), np.zeros(3, np.int64)
+    expected_returns, expected_lengths = [], []
+    for _ in range(400):
+        _, reward, terminated, truncated, _ = envs.step(rng.integers(0, 2, size=3))
+        running_return += reward
+        running_length += 1
+        for index in np.flatnonzero(terminated | truncated):  # the wrapper queues them in index order
+            expected_returns.append(running_return[index])
+            expected_lengths.append(int(running_length[index]))
+            running_return[index], running_length[index] = 0.0, 0
+    assert len(expected_lengths) > 20 and len(set(expected_lengths)) > 5  # staggered episode ends
+    assert list(env.length_queue) == expected_lengths[-100:]
+    assert list(env.return_queue) == expected_returns[-100:]
+    env.close()
 
 
 def test_the_clipped_surrogate_and_value_error_by_hand():
