@@ -1,7 +1,8 @@
 """Fit a Gaussian mixture to the points in a .npy file by gradient ascent on the log-likelihood.
 
 Every restart starts from its own k-means++ seeding and Lloyd's iterations; all restarts ascend
-the exact mean log-likelihood per point together (NAdam, one batch) and the best one is printed.
+the exact mean log-likelihood per point together (by default mirror ascent, whose unit step is EM's,
+accelerated; --optimizer nadam for NAdam steps) and the best one is printed.
 
   python scripts/fit_mixture.py --data X.npy --components 3
   python scripts/fit_mixture.py --data X.npy --components 5 --covariance-type diag --restarts 20 --json
@@ -39,6 +40,8 @@ class MixtureOptions:
     """Number of mixture components K (required, >= 1)."""
     covariance_type: Literal["full", "diag"] = "full"
     """Full covariance matrices or diagonal ones."""
+    optimizer: Literal["mirror", "nadam"] = "mirror"
+    """Full batch: mirror ascent (EM's step, accelerated) or NAdam; minibatches always take NAdam steps."""
 
     def __post_init__(self) -> None:
         if self.components < 1:
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             raise ValueError(f"--data {mixture.data}: {error}") from None
         model = GaussianMixture(mixture.components, covariance_type=mixture.covariance_type,
-                                **options.model_options())
+                                optimizer=mixture.optimizer, **options.model_options())
     except (ValueError, TypeError) as error:
         fail(parser, error)
     fitted = fit_and_summarize(parser.prog, lambda: model.fit(points), options)

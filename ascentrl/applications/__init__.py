@@ -30,7 +30,7 @@ from ascentrl.applications.gan import (
 from ascentrl.applications.gan_targets import GAN_TARGETS, MixtureTarget, ModeCoverage, make_target, mode_coverage
 from ascentrl.applications.gaussian import COVARIANCE_TYPES, CovarianceCollapseError
 from ascentrl.applications.hmm import CategoricalHMM, GaussianHMM
-from ascentrl.applications.mixtures import GaussianMixture, mixture_log_likelihood
+from ascentrl.applications.mixtures import GaussianMixture, mixture_log_likelihood, mixture_unit_step
 from ascentrl.applications.pca_baselines import GeneralizedHebbian, OjaSubspace
 from ascentrl.applications.sparse_coding import SparseCoding, atom_recovery, soft_threshold
 
@@ -65,6 +65,7 @@ __all__ = [
     "longest_streak",
     "make_target",
     "mixture_log_likelihood",
+    "mixture_unit_step",
     "mode_coverage",
     "soft_threshold",
     "subspace_distance",

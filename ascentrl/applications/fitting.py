@@ -39,7 +39,7 @@ The fit ends with the objective of every restart on all the data; the best live 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -48,7 +48,8 @@ from torch import Tensor
 from ascentrl.applications.gaussian import CovarianceCollapseError
 from ascentrl.ascent import Ascent
 
-__all__ = ["ON_COLLAPSE", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood", "record_fit"]
+__all__ = ["ON_COLLAPSE", "STEP_GROWTH", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood",
+           "mirror_ascend_likelihood", "record_fit"]
 
 ON_COLLAPSE = ("drop", "raise")
 
@@ -269,6 +270,133 @@ def ascend_likelihood(
         history=history[:step].clone(),
         collapses=tuple(watch.collapses),
     )
+
+
+STEP_GROWTH = 4.0
+"""Factor by which a restart's SQUAREM step-length cap grows or shrinks (see mirror_ascend_likelihood)."""
+
+
+@torch.no_grad()
+def mirror_ascend_likelihood(
+    parameters: list[Tensor],
+    evaluate: Callable[[], tuple[Tensor, Tensor]],
+    unit_step: Callable[[Tensor], tuple[list[Tensor], Tensor]],
+    settings: AscentSettings,
+    precision_traces: Callable[[], Tensor] | None = None,
+    unit: str = "component",
+) -> FitTrace:
+    r"""Maximize the full-batch log-likelihood by accelerated mirror ascent, all restarts at once.
+
+    **The unit step.** For a latent-variable model in exponential-family form, the gradient of the
+    mean log-likelihood with respect to the natural coefficients is the expected sufficient
+    statistics under the posteriors (a mixture's responsibilities); mapping them back to
+    parameters by moment matching is a mirror-ascent step of size 1 — exactly EM's update
+    (Kunstner, Kumar & Schmidt 2021) — so ``M(θ)``, the unit step from ``θ``, never lowers the objective.
+
+    **Acceleration** (SQUAREM, Varadhan & Roland 2008, scheme S3). One iteration, per restart and
+    in the unconstrained parameters: ``θ_1 = M(θ_0)``, ``θ_2 = M(θ_1)``, ``r = θ_1 − θ_0``,
+    ``v = θ_2 − θ_1 − r``, ``a = min(max(1, ‖r‖/‖v‖), a_max)``, then
+
+    .. math::  θ' = θ_0 + 2a\,r + a^2 v, \qquad θ_{\text{next}} = M(θ'),
+
+    a step along the extrapolated path of the unit steps (``a = 1`` gives ``θ_3 = M(θ_2)``). Where
+    ``θ_next`` would lower a restart's objective below ``J(θ_0)`` (or is not finite), that restart
+    takes ``M(θ_2)`` instead, so the objective rises monotonically. The cap ``a_max`` starts at 1
+    and, as in the authors' SQUAREM package, grows by :data:`STEP_GROWTH` after an accepted step
+    that reached it and shrinks by the same factor (not below 1) after a refused one.
+
+    Args:
+        parameters: the model's unconstrained tensors (leading dimension ``R``), updated in place.
+        evaluate: ``() -> (J, posteriors)``: the mean log-likelihood per observation ``(R,)`` at the
+            current parameters and the posteriors the unit step needs.
+        unit_step: ``posteriors -> (targets, collapsed)``: ``M`` — the unit-step values of
+            ``parameters`` — and a ``(R, K)`` mask of Gaussians whose moment-matched covariance has
+            a variance below ``min_variance`` (their restart is dropped, as in :func:`ascend_likelihood`).
+        settings: ``max_steps`` (unit steps), ``tol`` (stop once no live restart's objective rose by
+            more than ``tol`` in an iteration, or it trails a settled one beyond catching up, as in
+            :func:`ascend_likelihood` with a window of one iteration), ``min_variance``, ``on_collapse``;
+            ``lr`` is not used.
+        precision_traces, unit: as in :func:`ascend_likelihood`.
+    """
+    n_restarts = parameters[0].shape[0]
+    watch = _CollapseWatch(parameters, settings, unit)
+    history = torch.empty(settings.max_steps, n_restarts, dtype=parameters[0].dtype)
+    per_iteration = replace(settings, window=1)
+
+    def describe(restart: int, component: int) -> str:
+        return (f"the points it explains have variance below min_variance = {settings.min_variance:g} along some "
+                "direction, so shrinking onto them raises the likelihood without bound")
+
+    def move(step: int, here: tuple[Tensor, Tensor]) -> list[Tensor]:
+        """The unit step from the parameters, where ``evaluate()`` gave ``here``; returns copies of the new values."""
+        targets, collapsed = unit_step(here[1])
+        watch.drop(collapsed, step, describe)
+        for parameter, target in zip(parameters, targets):
+            parameter.copy_(target)
+        watch.restore()
+        return [parameter.clone() for parameter in parameters]
+
+    def reset_where(mask: Tensor, values: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Put the restarts in ``mask`` back to ``values``; evaluate where everything now is."""
+        for parameter, value in zip(parameters, values):
+            parameter[mask] = value[mask]
+        return evaluate()
+
+    def per_restart(factor: Tensor, like: Tensor) -> Tensor:
+        return factor.view(-1, *[1] * (like.dim() - 1))
+
+    here = evaluate()
+    longest = torch.ones(n_restarts, dtype=here[0].dtype)  # a_max of every restart
+    converged = False
+    steps = iterations = 0
+    while steps + 3 <= settings.max_steps:
+        start = [parameter.clone() for parameter in parameters]
+        first = move(steps + 1, here)
+        second = move(steps + 2, evaluate())
+        r = [a - b for a, b in zip(first, start)]
+        v = [c - a - d for c, a, d in zip(second, first, r)]
+        r_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in r))
+        v_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in v))
+        length = torch.minimum((r_norm / v_norm.clamp_min(torch.finfo(r_norm.dtype).tiny)).clamp_min(1.0), longest)
+        for parameter, origin, step_r, step_v in zip(parameters, start, r, v):
+            parameter.copy_(origin + 2 * per_restart(length, origin) * step_r
+                            + per_restart(length.square(), origin) * step_v)
+        watch.restore()
+        extrapolated = evaluate()
+        fell = watch.alive & ~torch.isfinite(extrapolated[0])  # too far: nothing to take a unit step from
+        if bool(fell.any()):
+            extrapolated = reset_where(fell, second)
+        move(steps + 3, extrapolated)
+        arrived = evaluate()
+        fell |= watch.alive & ~(arrived[0] >= here[0])  # NaN counts as a fall
+        if bool(fell.any()):
+            move(steps + 3, reset_where(fell, second))
+            arrived = evaluate()
+        at_cap = length >= longest
+        longest = torch.where(at_cap & ~fell, longest * STEP_GROWTH,
+                              torch.where(at_cap & fell, (longest / STEP_GROWTH).clamp_min(1.0), longest))
+        steps += 3
+        here = arrived
+        values = here[0]
+        if not bool(torch.isfinite(values[watch.alive]).all()):
+            restart = int(torch.nonzero(watch.alive & ~torch.isfinite(values))[0])
+            raise FloatingPointError(f"the log-likelihood of restart {restart} became {float(values[restart]):g} "
+                                     f"at step {steps}")
+        history[iterations] = values
+        iterations += 1
+        if precision_traces is not None:
+            traces = precision_traces()
+            watch.drop(traces > 1 / settings.min_variance, steps, lambda r, k, traces=traces: (
+                f"tr Σ⁻¹ = {float(traces[r, k]):.3g} > 1/min_variance = {1 / settings.min_variance:.3g} "
+                "in standardized units"))
+            watch.restore()
+        if iterations > 1 and _finished(history[iterations - 2:iterations], watch.alive, per_iteration,
+                                        (settings.max_steps - steps) // 3):
+            converged = True
+            break
+    final = torch.where(watch.alive, here[0], torch.full_like(here[0], -float("inf")))
+    return FitTrace(objectives=final, best_restart=int(final.argmax()), steps=steps, converged=converged,
+                    history=history[:iterations].clone(), collapses=tuple(watch.collapses))
 
 
 def record_fit(model: Any, trace: FitTrace, log_jacobian: float) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "Standardizer",
     "covariances",
     "gaussian_log_density",
+    "moments_from_statistics",
     "natural_coefficients",
     "parameters_from_covariances",
     "precision_cholesky",
@@ -245,6 +246,34 @@ def weighted_moments(x: Tensor, weights: Tensor) -> tuple[Tensor, Tensor, Tensor
     outer_products = (x.unsqueeze(-1) * x.unsqueeze(-2)).reshape(n_points, dimension * dimension)
     second_moments = (weights @ outer_products).unflatten(-1, (dimension, dimension)) / safe_counts[..., None, None]
     return counts, means, second_moments - means.unsqueeze(-1) * means.unsqueeze(-2)
+
+
+def moments_from_statistics(expected: Tensor, dimension: int, covariance_type: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Total weight, mean and covariance from weighted sums of :func:`sufficient_statistics`.
+
+    Args:
+        expected: ``Σ_n w_n T(x_n)``, shape ``(..., F)`` (e.g. responsibilities ``(R, K, N)`` times
+            the statistics ``(N, F)``: the gradient of a mixture's log-likelihood in its natural
+            coefficients, times ``N``).
+        dimension: ``D``.
+        covariance_type: ``"full"`` (covariances ``(..., D, D)``) or ``"diag"`` (variances ``(..., D)``).
+
+    Returns:
+        ``n = Σ_n w_n`` ``(...)``, means ``(..., D)`` and covariances ``Σ_n w_n (x_n − m)(x_n − m)ᵀ / n``
+        — what :func:`weighted_moments` computes from the points — without another pass over them.
+    """
+    quadratic_size = expected.shape[-1] - dimension - 1
+    counts = expected[..., -1]
+    safe_counts = counts.clamp_min(torch.finfo(expected.dtype).tiny).unsqueeze(-1)
+    means = expected[..., quadratic_size:quadratic_size + dimension] / safe_counts
+    second = expected[..., :quadratic_size] / safe_counts
+    if covariance_type == "diag":
+        return counts, means, second - means.square()
+    rows, columns = torch.triu_indices(dimension, dimension, device=expected.device)
+    matrix = expected.new_zeros(*expected.shape[:-1], dimension, dimension)
+    matrix[..., rows, columns] = second
+    matrix[..., columns, rows] = second
+    return counts, means, matrix - means.unsqueeze(-1) * means.unsqueeze(-2)
 
 
 def smallest_variances(x: Tensor, weights: Tensor, covariance_type: str) -> Tensor:

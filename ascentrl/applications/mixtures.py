@@ -16,11 +16,16 @@ Fitting (:meth:`GaussianMixture.fit`):
 2. For each of ``R`` restarts, seed ``K`` centres by k-means++ and run Lloyd's iterations; start
    each component at its cluster's weight, mean and shrunk covariance
    (:mod:`ascentrl.applications.initialization`).
-3. Ascend ``J`` for all restarts at once with :class:`ascentrl.Ascent` (NAdam), full batch or on
-   minibatches (:mod:`ascentrl.applications.fitting`). The gradient is exact:
-   ``∂J/∂η_k = (1/N) Σ_n r_{nk} T(x_n)`` with the responsibilities ``r_{nk}`` — EM's E-step —
-   and ``η_k`` the component's natural coefficients (``log π_k`` in the constant), computed by one
-   matrix product (:func:`mixture_log_likelihood`).
+3. Ascend ``J`` for all restarts at once (:mod:`ascentrl.applications.fitting`). The gradient is
+   exact: ``∂J/∂η_k = (1/N) Σ_n r_{nk} T(x_n)`` with the responsibilities ``r_{nk}`` — EM's
+   E-step — and ``η_k`` the component's natural coefficients (``log π_k`` in the constant),
+   computed by one matrix product (:func:`mixture_log_likelihood`). Full batch, the default
+   ``optimizer="mirror"`` maps that gradient back by moment matching,
+   ``π_k = n_k/N``, ``μ_k = Σ_n r_{nk} x_n / n_k``, ``Σ_k = Σ_n r_{nk}(x_n − μ_k)(x_n − μ_k)ᵀ / n_k``
+   with ``n_k = Σ_n r_{nk}`` — the mirror-ascent step of size 1, which is EM's update — and
+   extrapolates along it while the objective keeps rising
+   (:func:`~ascentrl.applications.fitting.mirror_ascend_likelihood`). ``optimizer="nadam"`` (and
+   every minibatch fit) takes :class:`ascentrl.Ascent` steps (NAdam) on ``J`` instead.
 4. Keep the restart with the highest ``J`` on all the data and map it back to data units.
 
 A collapsing covariance (a component shrinking onto a point or a subspace, where the likelihood is
@@ -36,13 +41,14 @@ import torch
 from torch import Tensor
 
 from ascentrl.applications.data import as_observations, check_count, copied_tensor
-from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, record_fit
+from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, mirror_ascend_likelihood, record_fit
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
     Standardizer,
     covariances,
     gaussian_log_density,
+    moments_from_statistics,
     natural_coefficients,
     parameters_from_covariances,
     precision_cholesky,
@@ -53,9 +59,10 @@ from ascentrl.applications.gaussian import (
 )
 from ascentrl.applications.initialization import gaussians_from_clusters, kmeans, kmeans_plus_plus
 
-__all__ = ["GaussianMixture", "mixture_log_likelihood"]
+__all__ = ["OPTIMIZERS", "GaussianMixture", "mixture_log_likelihood", "mixture_unit_step"]
 
 KMEANS_ITERATIONS = 50
+OPTIMIZERS = ("mirror", "nadam")
 
 
 class _MixtureLogLikelihood(torch.autograd.Function):
@@ -102,6 +109,39 @@ def mixture_log_likelihood(statistics: Tensor, coefficients: Tensor) -> Tensor:
     return _MixtureLogLikelihood.apply(statistics, coefficients)
 
 
+def mixture_unit_step(statistics: Tensor, responsibilities: Tensor, dimension: int, covariance_type: str,
+                      min_variance: float) -> tuple[Tensor, GaussianParameters, Tensor]:
+    r"""The mirror-ascent step of size 1 — EM's update — from the responsibilities ``r_{nk}``.
+
+    ``N ∂J/∂η_k = Σ_n r_{nk} T(x_n)`` (the gradient in the natural coefficients) holds ``n_k``,
+    ``Σ_n r_{nk} x_n`` and ``Σ_n r_{nk} x_n x_nᵀ``; moment matching gives ``π_k = n_k / N``,
+    ``μ_k = Σ_n r_{nk} x_n / n_k`` and ``Σ_k = Σ_n r_{nk} (x_n − μ_k)(x_n − μ_k)ᵀ / n_k``.
+
+    Args:
+        statistics: ``T(x_n)`` ``(N, F)`` (:func:`~ascentrl.applications.gaussian.sufficient_statistics`).
+        responsibilities: ``(R, K, N)``, summing to 1 over ``K``.
+        dimension: ``D``.
+        covariance_type: ``"full"`` or ``"diag"``.
+        min_variance: a covariance with a variance below this along some direction has collapsed.
+
+    Returns:
+        ``log π`` ``(R, K)``, the Gaussians' unconstrained parameters, and the ``(R, K)`` mask of
+        collapsed components (given the identity covariance here, so the result stays valid).
+    """
+    n_points = statistics.shape[0]
+    expected = (responsibilities.flatten(0, 1) @ statistics).unflatten(0, responsibilities.shape[:2])
+    counts, means, covariance = moments_from_statistics(expected, dimension, covariance_type)
+    if covariance_type == "diag":
+        collapsed = covariance.amin(-1) < min_variance
+        covariance = torch.where(collapsed.unsqueeze(-1), 1.0, covariance)
+    else:
+        collapsed = torch.linalg.eigvalsh(covariance)[..., 0] < min_variance
+        identity = torch.eye(dimension, dtype=covariance.dtype, device=covariance.device)
+        covariance = torch.where(collapsed[..., None, None], identity, covariance)
+    log_mixing = torch.log(counts.clamp_min(torch.finfo(counts.dtype).tiny) / n_points)
+    return log_mixing, parameters_from_covariances(means, covariance, covariance_type), collapsed
+
+
 class GaussianMixture:
     """A Gaussian mixture fitted by gradient ascent on its log-likelihood (see the module docstring).
 
@@ -109,8 +149,10 @@ class GaussianMixture:
         n_components: ``K ≥ 1``.
         covariance_type: ``"full"`` or ``"diag"``.
         n_restarts: starts fitted together (batched in one tensor); the best is kept.
+        optimizer: ``"mirror"`` (full batch: mirror ascent, whose unit step is EM's; see the module
+            docstring) or ``"nadam"``; minibatch fits always take NAdam steps.
         max_steps: upper bound on ascent steps.
-        lr: NAdam learning rate on standardized data.
+        lr: NAdam learning rate on standardized data (not used by mirror ascent).
         tol: full batch: stop when every restart's mean log-likelihood per point stayed within a
             band of width ``tol`` over the last 10 steps.
         batch_size: points per step; ``None`` for full batch.
@@ -133,6 +175,7 @@ class GaussianMixture:
         *,
         covariance_type: str = "full",
         n_restarts: int = 10,
+        optimizer: str = "mirror",
         max_steps: int = 2000,
         lr: float = 0.1,
         tol: float = 1e-10,
@@ -145,12 +188,15 @@ class GaussianMixture:
         check_count("n_components", n_components)
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.n_components = n_components
         self.covariance_type = covariance_type
+        self.optimizer = optimizer
         self.settings = AscentSettings(n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
                                        batch_size=batch_size, min_variance=min_variance, on_collapse=on_collapse)
         self.seed = seed
@@ -193,8 +239,26 @@ class GaussianMixture:
             responsibilities = torch.softmax(joint_coefficients() @ statistics.T, dim=1)  # (R, K, N)
             return smallest_variances(z, responsibilities, self.covariance_type)
 
-        trace = ascend_likelihood([log_weights, *gaussians.tensors()], objective, z.shape[0], self.settings,
-                                  generator, lambda: precision_trace(gaussians), own_point_variances, unit="component")
+        def evaluate() -> tuple[Tensor, Tensor]:  # J and the responsibilities (R, K, N)
+            log_joint = joint_coefficients() @ statistics.T
+            peak = log_joint.amax(1, keepdim=True)
+            joint = log_joint.sub_(peak).exp_()
+            total = joint.sum(1, keepdim=True)
+            return (peak + torch.log(total)).mean((1, 2)), joint.div_(total)
+
+        def unit_step(responsibilities: Tensor) -> tuple[list[Tensor], Tensor]:
+            log_mixing, target, collapsed = mixture_unit_step(statistics, responsibilities, z.shape[1],
+                                                              self.covariance_type, self.settings.min_variance)
+            return [log_mixing, *target.tensors()], collapsed
+
+        parameters = [log_weights, *gaussians.tensors()]
+        full_batch = self.settings.batch_size is None or self.settings.batch_size >= z.shape[0]
+        if self.optimizer == "mirror" and full_batch:
+            trace = mirror_ascend_likelihood(parameters, evaluate, unit_step, self.settings,
+                                             lambda: precision_trace(gaussians), unit="component")
+        else:
+            trace = ascend_likelihood(parameters, objective, z.shape[0], self.settings, generator,
+                                      lambda: precision_trace(gaussians), own_point_variances, unit="component")
         best = trace.best_restart
         self._log_weights = torch.log_softmax(log_weights[best].detach(), dim=-1)
         self._gaussians = standardizer.to_data_units(gaussians.map(lambda tensor: tensor[best].detach().clone()))

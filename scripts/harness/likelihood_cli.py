@@ -34,9 +34,10 @@ class AscentOptions:
     steps: int = 2000
     """Most ascent steps."""
     lr: float = 0.1
-    """NAdam learning rate (on standardized data)."""
+    """NAdam learning rate (on standardized data; mirror ascent has none)."""
     tol: float = 1e-10
-    """Stop when every restart's mean log-likelihood stayed within a band this wide over 10 steps."""
+    """Stop when every restart's mean log-likelihood stayed within a band this wide over 10 NAdam steps
+    (mirror ascent: rose by at most this in an iteration)."""
     batch_size: int | None = None
     """Points or sequences per step (minibatch ascent for --steps steps); none for full batch."""
     seed: int = 0
