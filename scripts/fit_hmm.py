@@ -1,7 +1,8 @@
 """Fit a hidden Markov model to sequences in a .npy file by gradient ascent on the log-likelihood.
 
 All restarts ascend the exact mean log-likelihood per observation together (the forward algorithm
-in log space, NAdam, one batch over restarts and sequences); the best one is printed.
+in log space, one batch over restarts and sequences; by default mirror ascent, whose unit step is
+Baum-Welch's, accelerated; --optimizer nadam for NAdam steps); the best one is printed.
 
   python scripts/fit_hmm.py --data X.npy --states 3
   python scripts/fit_hmm.py --data X.npy --lengths L.npy --states 2 --covariance-type diag --json

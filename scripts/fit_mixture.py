@@ -40,8 +40,6 @@ class MixtureOptions:
     """Number of mixture components K (required, >= 1)."""
     covariance_type: Literal["full", "diag"] = "full"
     """Full covariance matrices or diagonal ones."""
-    optimizer: Literal["mirror", "nadam"] = "mirror"
-    """Full batch: mirror ascent (EM's step, accelerated) or NAdam; minibatches always take NAdam steps."""
 
     def __post_init__(self) -> None:
         if self.components < 1:
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             raise ValueError(f"--data {mixture.data}: {error}") from None
         model = GaussianMixture(mixture.components, covariance_type=mixture.covariance_type,
-                                optimizer=mixture.optimizer, **options.model_options())
+                                **options.model_options())
     except (ValueError, TypeError) as error:
         fail(parser, error)
     fitted = fit_and_summarize(parser.prog, lambda: model.fit(points), options)

@@ -69,6 +69,10 @@ def test_fit_mixture_prints_the_likelihood_of_the_printed_model(capsys, files):
     assert max(result["restart_mean_log_likelihoods"]) == result["mean_log_likelihood"]
     text_run = fit_mixture.main(["--data", str(files / "points.npy"), "--components", "2", "--restarts", "2"])
     assert text_run == 0 and "mean log-likelihood per point" in capsys.readouterr().out
+    nadam = run_json(capsys, fit_mixture, "--data", str(files / "points.npy"), "--components", "2", "--restarts", "2",
+                     "--optimizer", "nadam")
+    assert nadam["mean_log_likelihood"] == pytest.approx(result["mean_log_likelihood"], abs=1e-7)
+    assert nadam["steps"] > result["steps"]
 
 
 def test_fit_hmm_prints_the_likelihood_of_the_printed_model(capsys, files):
@@ -102,6 +106,7 @@ BAD_MIXTURE_INPUT = [
     (["--data", "{d}/points.npy", "--components", "0"], "--components must be a positive integer"),
     (["--data", "{d}/points.npy"], "--components must be a positive integer \\(required\\)"),
     (["--data", "{d}/points.csv", "--components", "2"], "--data .*expected a .npy file"),
+    (["--data", "{d}/points.npy", "--components", "2", "--optimizer", "em"], "--optimizer.*mirror.*nadam"),
     (["--data", "{d}/missing.npy", "--components", "2"], "--data .*no such file"),
     (["--components", "2"], "--data is required"),
     (["--data", "{d}/points.npy", "--components", "2", "--lr", "-1"], "--lr must be a finite number > 0"),

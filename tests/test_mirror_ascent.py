@@ -1,20 +1,30 @@
-"""Mirror ascent for mixtures: its unit step is EM's update, its acceleration is SQUAREM's, it never descends.
+"""Mirror ascent for mixtures and HMMs: its unit step is EM's update, its acceleration SQUAREM's; it never descends.
 
 Truths used: scikit-learn's EM run for exactly one iteration from the same parameters (public API,
 no covariance regularization), the weighted moments computed from the points directly, a linear
-fixed-point map whose SQUAREM iterates are known in closed form, and the NAdam fit of the same data.
+fixed-point map whose SQUAREM iterates are known in closed form, every state path of a tiny HMM
+enumerated, hmmlearn's Baum-Welch started at our maximum, and the NAdam fits of the same data.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from hmmlearn import hmm as hmmlearn
 from sklearn.mixture import GaussianMixture as EMGaussianMixture
 
-from ascentrl.applications import AscentSettings, GaussianMixture, mixture_unit_step
+from ascentrl.applications import (
+    AscentSettings,
+    CategoricalHMM,
+    GaussianHMM,
+    GaussianMixture,
+    hmm_inference,
+    mixture_unit_step,
+)
 from ascentrl.applications.fitting import STEP_GROWTH, mirror_ascend_likelihood
 from ascentrl.applications.gaussian import (
     covariances,
@@ -133,3 +143,84 @@ def test_mirror_ascent_on_heavily_overlapping_clusters_is_monotone_for_every_res
 def test_bad_optimizer_is_named():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         GaussianMixture(2, optimizer="em")
+
+
+# ----------------------------------------------------------------------------------- hidden Markov models
+def test_expected_counts_are_the_brute_force_posteriors():
+    """Σ_s γ_{s,0}, Σ_{s,t} ξ_{s,t} and γ from one backward pass, against every state path enumerated."""
+    generator = torch.Generator().manual_seed(5)
+    lengths = torch.tensor([4, 2, 3])
+    log_start = torch.log_softmax(torch.randn(2, 3, generator=generator, dtype=torch.float64), -1)
+    log_transition = torch.log_softmax(torch.randn(2, 3, 3, generator=generator, dtype=torch.float64), -1)
+    log_emission = torch.randn(2, 3, 4, 3, generator=generator, dtype=torch.float64)
+    log_emission[:, 1, 2:] = 1e6  # padding: must be ignored
+    start, transition, gamma, log_p = hmm_inference.expected_counts(log_start, log_transition, log_emission, lengths)
+    for model in range(2):
+        expected_start = torch.zeros(3, dtype=torch.float64)
+        expected_transition = torch.zeros(3, 3, dtype=torch.float64)
+        for sequence, length in enumerate(lengths.tolist()):
+            paths = list(itertools.product(range(3), repeat=length))
+            joint = torch.stack([log_start[model, path[0]] + log_emission[model, sequence, 0, path[0]] + sum(
+                log_transition[model, path[t - 1], path[t]] + log_emission[model, sequence, t, path[t]]
+                for t in range(1, length)) for path in paths])
+            total = torch.logsumexp(joint, 0)
+            assert log_p[model, sequence].item() == pytest.approx(total.item(), abs=1e-12)
+            expected_gamma = torch.zeros(length, 3, dtype=torch.float64)
+            for path, value in zip(paths, joint):
+                weight = torch.exp(value - total)
+                expected_start[path[0]] += weight
+                expected_gamma[torch.arange(length), torch.tensor(path)] += weight
+                for t in range(1, length):
+                    expected_transition[path[t - 1], path[t]] += weight
+            torch.testing.assert_close(gamma[model, sequence, :length], expected_gamma, rtol=0, atol=1e-12)
+            assert gamma[model, sequence, length:].abs().sum() == 0
+        torch.testing.assert_close(start[model], expected_start, rtol=0, atol=1e-12)
+        torch.testing.assert_close(transition[model], expected_transition, rtol=0, atol=1e-12)
+
+
+HMM_START = np.array([0.6, 0.4])
+HMM_TRANSITION = np.array([[0.9, 0.1], [0.2, 0.8]])
+
+
+def test_the_categorical_hmms_mirror_fit_never_descends_and_is_a_fixed_point_of_baum_welch():
+    emission = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    truth = CategoricalHMM.from_parameters(HMM_START, HMM_TRANSITION, emission)
+    lengths = [60] * 20
+    x, _ = truth.sample(lengths, seed=4)
+    model = CategoricalHMM(2, n_restarts=3, seed=1).fit(x, lengths)
+    nadam = CategoricalHMM(2, n_restarts=3, seed=1, optimizer="nadam").fit(x, lengths)
+    rises = model.history_[1:] - model.history_[:-1]
+    assert bool((rises >= -1e-12).all()) and model.converged_
+    assert model.log_likelihood_ >= nadam.log_likelihood_ - 1e-9
+    # hmmlearn's Baum-Welch (no prior: its default Dirichlet(1) adds nothing) started at our maximum stays there
+    polish = hmmlearn.CategoricalHMM(2, n_iter=1, init_params="", params="ste")
+    polish.startprob_ = model.start_probabilities_.numpy()
+    polish.transmat_ = model.transition_matrix_.numpy()
+    polish.emissionprob_ = model.emission_probabilities_.numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        polish.fit(x.numpy()[:, None], lengths)
+    np.testing.assert_allclose(polish.transmat_, model.transition_matrix_.numpy(), atol=1e-6)
+    np.testing.assert_allclose(polish.emissionprob_, model.emission_probabilities_.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_the_gaussian_hmms_mirror_fit_never_descends_and_matches_nadam(covariance_type):
+    means = np.array([[0.0, 0.0], [2.0, 1.0]])
+    covariance = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.6, -0.2], [-0.2, 0.9]]])
+    if covariance_type == "diag":
+        covariance = np.stack([np.diag(c) for c in covariance])
+    truth = GaussianHMM.from_parameters(HMM_START, HMM_TRANSITION, means, covariance, covariance_type)
+    lengths = [100, 150, 50]
+    x, _ = truth.sample(lengths, seed=6)
+    model = GaussianHMM(2, covariance_type=covariance_type, n_restarts=3, seed=2).fit(x, lengths)
+    nadam = GaussianHMM(2, covariance_type=covariance_type, n_restarts=3, seed=2, optimizer="nadam").fit(x, lengths)
+    rises = model.history_[1:] - model.history_[:-1]
+    assert bool((rises >= -1e-12).all()) and model.converged_
+    assert model.log_likelihood_ == pytest.approx(nadam.log_likelihood_, abs=1e-7)
+    assert model.n_steps_ < nadam.n_steps_
+
+
+def test_hmm_bad_optimizer_is_named():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        GaussianHMM(2, optimizer="baum-welch")

@@ -52,6 +52,7 @@ __all__ = [
     "Standardizer",
     "covariances",
     "gaussian_log_density",
+    "gaussian_unit_step",
     "moments_from_statistics",
     "natural_coefficients",
     "parameters_from_covariances",
@@ -274,6 +275,31 @@ def moments_from_statistics(expected: Tensor, dimension: int, covariance_type: s
     matrix[..., rows, columns] = second
     matrix[..., columns, rows] = second
     return counts, means, matrix - means.unsqueeze(-1) * means.unsqueeze(-2)
+
+
+def gaussian_unit_step(expected: Tensor, dimension: int, covariance_type: str,
+                       min_variance: float) -> tuple[Tensor, GaussianParameters, Tensor]:
+    """Moment matching: the Gaussians whose moments are the weighted sums ``expected`` (EM's M-step).
+
+    Args:
+        expected: ``Σ_n w_{kn} T(x_n)`` for every Gaussian ``k``, ``(R, K, F)`` (:func:`moments_from_statistics`).
+        dimension: ``D``.
+        covariance_type: ``"full"`` or ``"diag"``.
+        min_variance: a covariance with a variance below this along some direction has collapsed.
+
+    Returns:
+        The total weights ``n_k`` ``(R, K)``, the unconstrained parameters of the matched Gaussians,
+        and the ``(R, K)`` mask of collapsed ones (given the identity covariance, so the result stays valid).
+    """
+    counts, means, covariance = moments_from_statistics(expected, dimension, covariance_type)
+    if covariance_type == "diag":
+        collapsed = covariance.amin(-1) < min_variance
+        covariance = torch.where(collapsed.unsqueeze(-1), 1.0, covariance)
+    else:
+        collapsed = torch.linalg.eigvalsh(covariance)[..., 0] < min_variance
+        identity = torch.eye(dimension, dtype=covariance.dtype, device=covariance.device)
+        covariance = torch.where(collapsed[..., None, None], identity, covariance)
+    return counts, parameters_from_covariances(means, covariance, covariance_type), collapsed
 
 
 def smallest_variances(x: Tensor, weights: Tensor, covariance_type: str) -> Tensor:

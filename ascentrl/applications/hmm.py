@@ -23,9 +23,16 @@ Fitting (:meth:`fit`):
    pairs give start and transition counts (plus one each). Categorical: random emission
    probabilities (uniform on the simplex), uniform start and transition probabilities, the start
    Baum–Welch implementations such as hmmlearn use.
-2. Ascend ``J`` for all restarts at once (:mod:`ascentrl.applications.fitting`), full batch or
-   on minibatches of sequences, the start and transition logits with a 10x larger learning rate
-   (:data:`CHAIN_LR_SCALE`); keep the best restart.
+2. Ascend ``J`` for all restarts at once (:mod:`ascentrl.applications.fitting`); keep the best
+   restart. Full batch, the default ``optimizer="mirror"`` takes the gradient of ``Σ_s log p(x_s)``
+   in the free log-probabilities — ``∂/∂ log π_j = Σ_s γ_{s,0}(j)``,
+   ``∂/∂ log A_ij = Σ_{s,t} ξ_{s,t}(i, j)`` (expected transitions), ``∂/∂ log b_j(x_{s,t}) = γ_{s,t}(j)``:
+   forward–backward is the backward pass of the forward algorithm — and maps it back by
+   normalizing the counts and matching the emissions' moments, the mirror-ascent step of size 1,
+   which is Baum–Welch's update, accelerated as in
+   :func:`~ascentrl.applications.fitting.mirror_ascend_likelihood`. ``optimizer="nadam"`` (and
+   every fit on minibatches of sequences) takes NAdam steps on ``J``, the start and transition
+   logits with a 10x larger learning rate (:data:`CHAIN_LR_SCALE`).
 
 Decoding: :meth:`predict` (Viterbi), :meth:`predict_proba` (forward–backward posteriors).
 """
@@ -48,13 +55,14 @@ from ascentrl.applications.data import (
     pad_sequences,
     unpad,
 )
-from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, record_fit
+from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, mirror_ascend_likelihood, record_fit
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
     Standardizer,
     covariances,
     gaussian_log_density,
+    gaussian_unit_step,
     natural_coefficients,
     parameters_from_covariances,
     precision_trace,
@@ -62,12 +70,13 @@ from ascentrl.applications.gaussian import (
     smallest_variances,
     sufficient_statistics,
 )
-from ascentrl.applications.hmm_inference import log_likelihood, posteriors, viterbi
+from ascentrl.applications.hmm_inference import expected_counts, log_likelihood, posteriors, viterbi
 from ascentrl.applications.initialization import gaussians_from_clusters, kmeans, kmeans_plus_plus
 
 __all__ = ["CategoricalHMM", "GaussianHMM"]
 
 KMEANS_ITERATIONS = 50
+OPTIMIZERS = ("mirror", "nadam")
 CHAIN_LR_SCALE = 10.0
 """Factor on the learning rate of the start and transition logits. Their maximum-likelihood values
 often sit on the boundary of the simplex — one sequence puts all its start probability on one
@@ -84,6 +93,9 @@ class _EmissionFit:
         parameters: leaf tensors to ascend, each with a leading restart dimension.
         log_emission: ``(batch of sequences or None, steps) -> log b`` of shape ``(R, S, T, K)``.
         keep: stores restart ``best`` as the fitted emissions (in data units).
+        unit_step: ``posteriors γ (R, S, T, K) -> (targets, collapsed)``: the emission parameters
+            whose moments match the posterior-weighted observations (Baum–Welch's M-step), and
+            the ``(R, K)`` mask of collapsed Gaussians.
         labels: k-means labels ``(R, N)`` of the observations, to count start and transition
             frequencies from; ``None`` starts the chain uniform.
         log_jacobian: per-observation log-Jacobian of the data transform (standardization).
@@ -95,6 +107,7 @@ class _EmissionFit:
     parameters: list[Tensor]
     log_emission: Callable[[Tensor | None, int], Tensor]
     keep: Callable[[int], None]
+    unit_step: Callable[[Tensor], tuple[list[Tensor], Tensor]]
     labels: Tensor | None = None
     log_jacobian: float = 0.0
     precision_traces: Callable[[], Tensor] | None = None
@@ -104,15 +117,18 @@ class _EmissionFit:
 class _HiddenMarkovModel:
     """Start and transition probabilities, the fit, inference and sampling; emissions in subclasses."""
 
-    def __init__(self, n_states: int, *, n_restarts: int, max_steps: int, lr: float, tol: float,
+    def __init__(self, n_states: int, *, n_restarts: int, optimizer: str, max_steps: int, lr: float, tol: float,
                  batch_size: int | None, seed: int, min_variance: float, on_collapse: str,
                  dtype: torch.dtype) -> None:
         check_count("n_states", n_states)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.n_states = n_states
+        self.optimizer = optimizer
         self.settings = AscentSettings(n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
                                        batch_size=batch_size, min_variance=min_variance, on_collapse=on_collapse)
         self.seed = seed
@@ -173,11 +189,31 @@ class _HiddenMarkovModel:
                                   emissions.log_emission(None, int(lengths.max())), lengths)
             return emissions.smallest_variances(unpad(gamma.movedim(0, 2), lengths).movedim(0, -1))  # (R, K, N)
 
+        def evaluate() -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:  # J and the expected counts
+            *counts, log_p = expected_counts(torch.log_softmax(start_logits, -1),
+                                             torch.log_softmax(transition_logits, -1),
+                                             emissions.log_emission(None, int(lengths.max())), lengths)
+            return log_p.sum(-1) / lengths.sum(), tuple(counts)
+
+        def unit_step(counts: tuple[Tensor, Tensor, Tensor]) -> tuple[list[Tensor], Tensor]:  # Baum–Welch
+            start, transition, gamma = counts
+            tiny = torch.finfo(start.dtype).tiny
+            emission_targets, collapsed = emissions.unit_step(gamma)
+            return [torch.log(start.clamp_min(tiny) / len(lengths)),
+                    torch.log(transition.clamp_min(tiny) / transition.sum(-1, keepdim=True).clamp_min(tiny)),
+                    *emission_targets], collapsed
+
         parameters = [start_logits, transition_logits, *emissions.parameters]
-        trace = ascend_likelihood(parameters, objective, len(lengths), self.settings, generator,
-                                  emissions.precision_traces,
-                                  None if emissions.smallest_variances is None else own_point_variances, unit="state",
-                                  lr_scales=[CHAIN_LR_SCALE, CHAIN_LR_SCALE] + [1.0] * len(emissions.parameters))
+        if self.optimizer == "mirror" and (self.settings.batch_size is None
+                                           or self.settings.batch_size >= len(lengths)):
+            trace = mirror_ascend_likelihood(parameters, evaluate, unit_step, self.settings,
+                                             emissions.precision_traces, unit="state")
+        else:
+            trace = ascend_likelihood(parameters, objective, len(lengths), self.settings, generator,
+                                      emissions.precision_traces,
+                                      None if emissions.smallest_variances is None else own_point_variances,
+                                      unit="state",
+                                      lr_scales=[CHAIN_LR_SCALE, CHAIN_LR_SCALE] + [1.0] * len(emissions.parameters))
         best = trace.best_restart
         self._log_start = torch.log_softmax(start_logits[best].detach(), -1)
         self._log_transition = torch.log_softmax(transition_logits[best].detach(), -1)
@@ -262,7 +298,7 @@ class GaussianHMM(_HiddenMarkovModel):
     Args:
         n_states: ``K ≥ 1``.
         covariance_type: ``"full"`` or ``"diag"``.
-        n_restarts, max_steps, lr, tol, batch_size (sequences per step), seed, min_variance,
+        n_restarts, optimizer, max_steps, lr, tol, batch_size (sequences per step), seed, min_variance,
         on_collapse, dtype: as for :class:`~ascentrl.applications.GaussianMixture`.
 
     Attributes (after :meth:`fit`, in data units): start_probabilities_ ``(K,)``,
@@ -271,12 +307,12 @@ class GaussianHMM(_HiddenMarkovModel):
     """
 
     def __init__(self, n_states: int, *, covariance_type: str = "full", n_restarts: int = 10,
-                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10, batch_size: int | None = None,
-                 seed: int = 0, min_variance: float = 1e-8, on_collapse: str = "drop",
+                 optimizer: str = "mirror", max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10,
+                 batch_size: int | None = None, seed: int = 0, min_variance: float = 1e-8, on_collapse: str = "drop",
                  dtype: torch.dtype = torch.float64) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-        super().__init__(n_states, n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
+        super().__init__(n_states, n_restarts=n_restarts, optimizer=optimizer, max_steps=max_steps, lr=lr, tol=tol,
                          batch_size=batch_size, seed=seed, min_variance=min_variance, on_collapse=on_collapse,
                          dtype=dtype)
         self.covariance_type = covariance_type
@@ -320,7 +356,14 @@ class GaussianHMM(_HiddenMarkovModel):
         def keep(best: int) -> None:
             self._gaussians = standardizer.to_data_units(gaussians.map(lambda tensor: tensor[best].detach().clone()))
 
-        return _EmissionFit(gaussians.tensors(), log_emission, keep, labels, standardizer.log_jacobian,
+        def unit_step(gamma: Tensor) -> tuple[list[Tensor], Tensor]:
+            weights = gamma.flatten(1, 2).transpose(1, 2)  # (R, K, S·T), zero at padded steps
+            expected = weights @ statistics.flatten(0, 1)  # (R, K, F)
+            _, target, collapsed = gaussian_unit_step(expected, z.shape[1], self.covariance_type,
+                                                      self.settings.min_variance)
+            return target.tensors(), collapsed
+
+        return _EmissionFit(gaussians.tensors(), log_emission, keep, unit_step, labels, standardizer.log_jacobian,
                             lambda: precision_trace(gaussians),
                             lambda weights: smallest_variances(z, weights, self.covariance_type))
 
@@ -352,7 +395,7 @@ class CategoricalHMM(_HiddenMarkovModel):
     Args:
         n_states: ``K ≥ 1``.
         n_symbols: ``M``; by default one more than the largest symbol in the data given to :meth:`fit`.
-        n_restarts, max_steps, lr, tol, batch_size (sequences per step), seed, dtype: as for
+        n_restarts, optimizer, max_steps, lr, tol, batch_size (sequences per step), seed, dtype: as for
             :class:`~ascentrl.applications.GaussianMixture`.
 
     Attributes (after :meth:`fit`): start_probabilities_, transition_matrix_,
@@ -361,11 +404,11 @@ class CategoricalHMM(_HiddenMarkovModel):
     """
 
     def __init__(self, n_states: int, *, n_symbols: int | None = None, n_restarts: int = 10,
-                 max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10, batch_size: int | None = None,
-                 seed: int = 0, dtype: torch.dtype = torch.float64) -> None:
+                 optimizer: str = "mirror", max_steps: int = 2000, lr: float = 0.1, tol: float = 1e-10,
+                 batch_size: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float64) -> None:
         if n_symbols is not None:
             check_count("n_symbols", n_symbols)
-        super().__init__(n_states, n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
+        super().__init__(n_states, n_restarts=n_restarts, optimizer=optimizer, max_steps=max_steps, lr=lr, tol=tol,
                          batch_size=batch_size, seed=seed, min_variance=1e-8, on_collapse="drop", dtype=dtype)
         self.n_symbols = n_symbols
         self._log_emission_probabilities: Tensor | None = None
@@ -401,7 +444,15 @@ class CategoricalHMM(_HiddenMarkovModel):
         def keep(best: int) -> None:
             self._log_emission_probabilities = torch.log_softmax(emission_logits[best].detach(), -1)
 
-        return _EmissionFit([emission_logits], log_emission, keep)
+        one_hot = torch.nn.functional.one_hot(symbols.flatten(), self.n_symbols).to(self.dtype)  # (S·T, M)
+
+        def unit_step(gamma: Tensor) -> tuple[list[Tensor], Tensor]:
+            counts = gamma.flatten(1, 2).transpose(1, 2) @ one_hot  # (R, K, M); padded steps weigh 0
+            tiny = torch.finfo(counts.dtype).tiny
+            target = torch.log(counts.clamp_min(tiny) / counts.sum(-1, keepdim=True).clamp_min(tiny))
+            return [target], torch.zeros(counts.shape[:2], dtype=torch.bool)
+
+        return _EmissionFit([emission_logits], log_emission, keep, unit_step)
 
     @property
     def emission_probabilities_(self) -> Tensor:

@@ -28,6 +28,11 @@ underflows however long the sequence.
 * :func:`posteriors` — forward–backward: ``log β_{L−1} = 0``,
   ``log β_t(i) = logsumexp_j(log A_ij + log b_j(x_{t+1}) + log β_{t+1}(j))`` and
   ``γ_t(j) = p(z_t = j | x) = exp(log α_t(j) + log β_t(j) − log p(x))``.
+* :func:`expected_counts` — Baum–Welch's E-step as a gradient: ``log p(x)`` is a smooth function
+  of the log-probabilities taken as free variables, and ``∂ log p/∂ log π_j = γ_0(j)``,
+  ``∂ log p/∂ log A_ij = Σ_t ξ_t(i, j)`` with ``ξ_t(i, j) = p(z_{t−1} = i, z_t = j | x)``, and
+  ``∂ log p/∂ log b_j(x_t) = γ_t(j)`` (Eisner 2016, "Inside-outside and forward-backward
+  algorithms are just backprop"): one backward pass through :func:`log_likelihood` gives all three.
 * :func:`viterbi` — the most probable path: ``δ_t(j) = max_i(δ_{t−1}(i) + log A_ij) + log b_j(x_t)``
   with back-pointers, then backtracking from ``argmax_j δ_{L−1}(j)``.
 """
@@ -41,7 +46,7 @@ from torch import Tensor
 
 from ascentrl.applications.data import valid_mask
 
-__all__ = ["forward", "log_likelihood", "posteriors", "viterbi"]
+__all__ = ["expected_counts", "forward", "log_likelihood", "posteriors", "viterbi"]
 
 TREE_MEMORY_BUDGET = 2**25
 """Largest ``K³·T·S·|B|/2`` for which :func:`log_likelihood` multiplies in a tree (about 256 MB of
@@ -164,6 +169,21 @@ def posteriors(log_start: Tensor, log_transition: Tensor, log_emission: Tensor,
     log_beta = torch.stack(betas[::-1], dim=-2)
     gamma = torch.exp(log_alpha + log_beta - log_p.unsqueeze(-1).unsqueeze(-1))
     return gamma * valid_mask(lengths, steps).unsqueeze(-1), log_p
+
+
+def expected_counts(log_start: Tensor, log_transition: Tensor, log_emission: Tensor,
+                    lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Baum–Welch's expected counts by one backward pass through :func:`log_likelihood` (module docstring).
+
+    Returns:
+        ``Σ_s γ_{s,0}`` ``(*B, K)``, ``Σ_{s,t} ξ_{s,t}`` ``(*B, K, K)``, ``γ`` ``(*B, S, T, K)`` (zero
+        at padded steps) and the log-likelihood of every sequence ``(*B, S)``; none carries a graph.
+    """
+    with torch.enable_grad():
+        free = [tensor.detach().requires_grad_() for tensor in (log_start, log_transition, log_emission)]
+        log_p = log_likelihood(*free, lengths)
+        start, transition, gamma = torch.autograd.grad(log_p.sum(), free)
+    return start, transition, gamma, log_p.detach()
 
 
 def viterbi(log_start: Tensor, log_transition: Tensor, log_emission: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:

@@ -48,7 +48,7 @@ from ascentrl.applications.gaussian import (
     Standardizer,
     covariances,
     gaussian_log_density,
-    moments_from_statistics,
+    gaussian_unit_step,
     natural_coefficients,
     parameters_from_covariances,
     precision_cholesky,
@@ -128,18 +128,10 @@ def mixture_unit_step(statistics: Tensor, responsibilities: Tensor, dimension: i
         ``log π`` ``(R, K)``, the Gaussians' unconstrained parameters, and the ``(R, K)`` mask of
         collapsed components (given the identity covariance here, so the result stays valid).
     """
-    n_points = statistics.shape[0]
     expected = (responsibilities.flatten(0, 1) @ statistics).unflatten(0, responsibilities.shape[:2])
-    counts, means, covariance = moments_from_statistics(expected, dimension, covariance_type)
-    if covariance_type == "diag":
-        collapsed = covariance.amin(-1) < min_variance
-        covariance = torch.where(collapsed.unsqueeze(-1), 1.0, covariance)
-    else:
-        collapsed = torch.linalg.eigvalsh(covariance)[..., 0] < min_variance
-        identity = torch.eye(dimension, dtype=covariance.dtype, device=covariance.device)
-        covariance = torch.where(collapsed[..., None, None], identity, covariance)
-    log_mixing = torch.log(counts.clamp_min(torch.finfo(counts.dtype).tiny) / n_points)
-    return log_mixing, parameters_from_covariances(means, covariance, covariance_type), collapsed
+    counts, gaussians, collapsed = gaussian_unit_step(expected, dimension, covariance_type, min_variance)
+    log_mixing = torch.log(counts.clamp_min(torch.finfo(counts.dtype).tiny) / statistics.shape[0])
+    return log_mixing, gaussians, collapsed
 
 
 class GaussianMixture:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -31,6 +31,8 @@ class AscentOptions:
 
     restarts: int = 10
     """Starts fitted together in one batch; the best is kept."""
+    optimizer: Literal["mirror", "nadam"] = "mirror"
+    """Full batch: mirror ascent (EM's step, accelerated) or NAdam; minibatches always take NAdam steps."""
     steps: int = 2000
     """Most ascent steps."""
     lr: float = 0.1
@@ -62,7 +64,7 @@ class AscentOptions:
 
     def model_options(self) -> dict[str, Any]:
         """Keyword arguments of the model classes."""
-        return dict(n_restarts=self.restarts, max_steps=self.steps, lr=self.lr, tol=self.tol,
+        return dict(n_restarts=self.restarts, optimizer=self.optimizer, max_steps=self.steps, lr=self.lr, tol=self.tol,
                     batch_size=self.batch_size, seed=self.seed)
 
 
