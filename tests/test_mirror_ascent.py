@@ -224,3 +224,11 @@ def test_the_gaussian_hmms_mirror_fit_never_descends_and_matches_nadam(covarianc
 def test_hmm_bad_optimizer_is_named():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         GaussianHMM(2, optimizer="baum-welch")
+
+
+def test_a_budget_below_one_iteration_takes_plain_unit_steps():
+    theta, evaluate, unit_step, visited = linear_problem(1.0, 0.5)
+    trace = mirror_ascend_likelihood([theta], evaluate, unit_step, AscentSettings(n_restarts=1, max_steps=2, tol=0.0))
+    assert trace.steps == 2 and not trace.converged
+    assert float(theta) == 0.75  # two EM steps from 0 towards 1
+    assert trace.history[:, 0].tolist() == [-(0.5 ** 2), -(0.25 ** 2)]

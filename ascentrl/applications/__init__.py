@@ -2,8 +2,9 @@
 Markov models), GANs as games, PCA as a game, sparse coding.
 
 Torch only. Every objective here is **maximized** (a log-likelihood, a pair of GAN payoffs, an
-EigenGame utility, a penalized log-likelihood) with :class:`ascentrl.Ascent`; nothing is negated into
-a loss. scikit-learn, hmmlearn and scipy serve only as test oracles and benchmark peers.
+EigenGame utility, a penalized log-likelihood) with :class:`ascentrl.Ascent`, or for the mixture
+and HMM likelihoods by mirror ascent, whose unit step is EM's; nothing is negated into a loss.
+scikit-learn, hmmlearn and scipy serve only as test oracles and benchmark peers.
 """
 
 from ascentrl.applications.eigengame import (

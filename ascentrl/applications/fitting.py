@@ -1,4 +1,9 @@
-"""The ascent loop shared by the likelihood fits: batched restarts, minibatches, convergence, collapse.
+"""The ascent loops shared by the likelihood fits: batched restarts, minibatches, convergence, collapse.
+
+Two loops: :func:`ascend_likelihood` takes :class:`ascentrl.Ascent` (NAdam) steps on the objective,
+full batch or on minibatches; :func:`mirror_ascend_likelihood` takes full-batch mirror-ascent steps
+whose unit step is EM's update, accelerated (its own docstring). What follows describes the first;
+both share the collapse watch and the stopping rule.
 
 A model hands over its unconstrained parameters (every tensor with a leading restart dimension
 ``R``) and a closure ``objective(batch)`` returning the **mean log-likelihood per observation** of
@@ -121,7 +126,8 @@ class FitTrace:
         best_restart: index of the best live restart.
         steps: ascent steps taken.
         converged: full batch: whether the ``tol`` test passed before ``max_steps``.
-        history: the objective of every restart at every step, shape ``(steps, R)``.
+        history: the objective of every restart after every step (NAdam) or iteration (mirror
+            ascent: three unit steps), shape ``(steps or iterations, R)``.
         collapses: the restarts dropped for a collapsed covariance.
     """
 
@@ -312,7 +318,8 @@ def mirror_ascend_likelihood(
         unit_step: ``posteriors -> (targets, collapsed)``: ``M`` — the unit-step values of
             ``parameters`` — and a ``(R, K)`` mask of Gaussians whose moment-matched covariance has
             a variance below ``min_variance`` (their restart is dropped, as in :func:`ascend_likelihood`).
-        settings: ``max_steps`` (unit steps), ``tol`` (stop once no live restart's objective rose by
+        settings: ``max_steps`` (unit steps; a budget that is not a multiple of three ends with
+            plain unit steps), ``tol`` (stop once no live restart's objective rose by
             more than ``tol`` in an iteration, or it trails a settled one beyond catching up, as in
             :func:`ascend_likelihood` with a window of one iteration), ``min_variance``, ``on_collapse``;
             ``lr`` is not used.
@@ -394,6 +401,12 @@ def mirror_ascend_likelihood(
                                         (settings.max_steps - steps) // 3):
             converged = True
             break
+    while not converged and steps < settings.max_steps:  # what is left of the budget: plain unit steps
+        steps += 1
+        move(steps, here)
+        here = evaluate()
+        history[iterations] = here[0]
+        iterations += 1
     final = torch.where(watch.alive, here[0], torch.full_like(here[0], -float("inf")))
     return FitTrace(objectives=final, best_restart=int(final.argmax()), steps=steps, converged=converged,
                     history=history[:iterations].clone(), collapses=tuple(watch.collapses))
@@ -404,7 +417,7 @@ def record_fit(model: Any, trace: FitTrace, log_jacobian: float) -> None:
 
     ``restart_log_likelihoods_`` (``-inf`` for collapsed restarts), ``log_likelihood_`` (the best),
     ``best_restart_``, ``n_steps_``, ``converged_``, ``collapses_`` and ``history_`` (the objective
-    of every restart at every step, in standardized units).
+    of every restart after every step or iteration, :class:`FitTrace`, in standardized units).
     """
     model.restart_log_likelihoods_ = trace.objectives + log_jacobian
     model.log_likelihood_ = float(model.restart_log_likelihoods_[trace.best_restart])

@@ -158,7 +158,8 @@ class GaussianMixture:
         precision_cholesky_ (``(K, D, D)``), log_likelihood_ (mean per point, best restart),
         restart_log_likelihoods_ (``(R,)``, ``-inf`` if collapsed), best_restart_, n_steps_,
         converged_, collapses_ (tuple of :class:`~ascentrl.applications.fitting.Collapse`),
-        history_ (``(steps, R)`` objective per step, standardized units).
+        history_ (objective of every restart after every NAdam step or mirror-ascent iteration,
+        standardized units).
     """
 
     def __init__(
