@@ -197,6 +197,9 @@ def test_normalized_advantages_have_zero_mean_and_unit_spread_on_valid_steps(rol
         assert bool((normalized == 0).all())
         return
     spread = float(selected.std())
-    assert abs(float(normalized[valid].mean())) < 1e-9
-    if spread > 1e-3:  # eps = 1e-8 in the denominator is then negligible
-        assert math.isclose(float(normalized[valid].std()), 1.0, rel_tol=1e-6)
+    # (A - mean)/(std + eps) magnifies the rounding of the mean by max|A|/(std + eps): nearly equal
+    # advantages leave ~1e-8 where exactly equal ones leave 0
+    magnification = float(selected.abs().max()) / (spread + 1e-8)
+    assert abs(float(normalized[valid].mean())) <= 1e-12 * (1.0 + magnification)
+    # the spread is std/(std + eps): 1 up to eps/std, 0 for equal advantages
+    assert math.isclose(float(normalized[valid].std()), spread / (spread + 1e-8), rel_tol=1e-9, abs_tol=1e-7)
