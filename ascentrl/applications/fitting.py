@@ -53,10 +53,11 @@ from torch import Tensor
 from ascentrl.applications.gaussian import CovarianceCollapseError
 from ascentrl.ascent import Ascent
 
-__all__ = ["ON_COLLAPSE", "STEP_GROWTH", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood",
+__all__ = ["ON_COLLAPSE", "OPTIMIZERS", "STEP_GROWTH", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood",
            "mirror_ascend_likelihood", "record_fit"]
 
 ON_COLLAPSE = ("drop", "raise")
+OPTIMIZERS = ("mirror", "nadam")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class AscentSettings:
 
     Attributes:
         n_restarts: independent starts fitted together; the best one is kept.
+        optimizer: full batch, ``"mirror"`` (:func:`mirror_ascend_likelihood`) or ``"nadam"``
+            (:func:`ascend_likelihood`); minibatch fits always take NAdam steps.
         max_steps: upper bound on ascent steps.
         lr: NAdam learning rate (on standardized data, so it means the same for every data set).
         tol: full batch: stop when every live restart's objective (mean log-likelihood per
@@ -78,6 +81,7 @@ class AscentSettings:
     """
 
     n_restarts: int = 10
+    optimizer: str = "mirror"
     max_steps: int = 2000
     lr: float = 0.1
     tol: float = 1e-10
@@ -101,8 +105,18 @@ class AscentSettings:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         if not (isinstance(self.tol, (int, float)) and 0 <= self.tol < float("inf")):
             raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.on_collapse not in ON_COLLAPSE:
             raise ValueError(f"on_collapse must be one of {ON_COLLAPSE}, got {self.on_collapse!r}")
+
+    def full_batch(self, n_items: int) -> bool:
+        """Whether every step sees all ``n_items`` (no ``batch_size``, or one at least that large)."""
+        return self.batch_size is None or self.batch_size >= n_items
+
+    def mirror(self, n_items: int) -> bool:
+        """Whether the fit takes mirror-ascent steps: asked for, and full batch."""
+        return self.optimizer == "mirror" and self.full_batch(n_items)
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,7 @@ def ascend_likelihood(
     scales = lr_scales or [1.0] * len(parameters)
     groups = [{"params": [parameter], "lr": settings.lr * scale} for parameter, scale in zip(parameters, scales)]
     optimizer = Ascent(groups, lr=settings.lr, adaptive="adam", nesterov=True, betas=(0.9, 0.99))
-    full_batch = settings.batch_size is None or settings.batch_size >= n_items
+    full_batch = settings.full_batch(n_items)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=0.5, patience=settings.patience, threshold=settings.tol / settings.window,
         threshold_mode="abs") if full_batch else None)

@@ -76,7 +76,6 @@ from ascentrl.applications.initialization import gaussians_from_clusters, kmeans
 __all__ = ["CategoricalHMM", "GaussianHMM"]
 
 KMEANS_ITERATIONS = 50
-OPTIMIZERS = ("mirror", "nadam")
 CHAIN_LR_SCALE = 10.0
 """Factor on the learning rate of the start and transition logits. Their maximum-likelihood values
 often sit on the boundary of the simplex — one sequence puts all its start probability on one
@@ -121,15 +120,12 @@ class _HiddenMarkovModel:
                  batch_size: int | None, seed: int, min_variance: float, on_collapse: str,
                  dtype: torch.dtype) -> None:
         check_count("n_states", n_states)
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.n_states = n_states
-        self.optimizer = optimizer
-        self.settings = AscentSettings(n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
+        self.settings = AscentSettings(n_restarts=n_restarts, optimizer=optimizer, max_steps=max_steps, lr=lr, tol=tol,
                                        batch_size=batch_size, min_variance=min_variance, on_collapse=on_collapse)
         self.seed = seed
         self.dtype = dtype
@@ -204,8 +200,7 @@ class _HiddenMarkovModel:
                     *emission_targets], collapsed
 
         parameters = [start_logits, transition_logits, *emissions.parameters]
-        if self.optimizer == "mirror" and (self.settings.batch_size is None
-                                           or self.settings.batch_size >= len(lengths)):
+        if self.settings.mirror(len(lengths)):
             trace = mirror_ascend_likelihood(parameters, evaluate, unit_step, self.settings,
                                              emissions.precision_traces, unit="state")
         else:

@@ -59,10 +59,9 @@ from ascentrl.applications.gaussian import (
 )
 from ascentrl.applications.initialization import gaussians_from_clusters, kmeans, kmeans_plus_plus
 
-__all__ = ["OPTIMIZERS", "GaussianMixture", "mixture_log_likelihood", "mixture_unit_step"]
+__all__ = ["GaussianMixture", "mixture_log_likelihood", "mixture_unit_step"]
 
 KMEANS_ITERATIONS = 50
-OPTIMIZERS = ("mirror", "nadam")
 
 
 class _MixtureLogLikelihood(torch.autograd.Function):
@@ -181,16 +180,13 @@ class GaussianMixture:
         check_count("n_components", n_components)
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.n_components = n_components
         self.covariance_type = covariance_type
-        self.optimizer = optimizer
-        self.settings = AscentSettings(n_restarts=n_restarts, max_steps=max_steps, lr=lr, tol=tol,
+        self.settings = AscentSettings(n_restarts=n_restarts, optimizer=optimizer, max_steps=max_steps, lr=lr, tol=tol,
                                        batch_size=batch_size, min_variance=min_variance, on_collapse=on_collapse)
         self.seed = seed
         self.dtype = dtype
@@ -245,8 +241,7 @@ class GaussianMixture:
             return [log_mixing, *target.tensors()], collapsed
 
         parameters = [log_weights, *gaussians.tensors()]
-        full_batch = self.settings.batch_size is None or self.settings.batch_size >= z.shape[0]
-        if self.optimizer == "mirror" and full_batch:
+        if self.settings.mirror(z.shape[0]):
             trace = mirror_ascend_likelihood(parameters, evaluate, unit_step, self.settings,
                                              lambda: precision_trace(gaussians), unit="component")
         else:
