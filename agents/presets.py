@@ -45,10 +45,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "Pendulum-v1": {"num_envs": 4, "num_steps": 1024, "minibatches": 64, "gae_lambda": 0.95, "gamma": 0.9,
                         "epochs": 10, "lr": 1e-3, "normalize_observations": True, "normalize_rewards": True,
                         "total_steps": 200_000},
-        "HalfCheetah-v5": {**_MUJOCO_NETWORK, "num_envs": 1, "num_steps": 512, "minibatches": 8, "gamma": 0.98,
-                           "lr": 2.0633e-05, "entropy_coef": 0.000401762, "clip_range": 0.1, "epochs": 20,
-                           "gae_lambda": 0.92, "max_grad_norm": 0.8, "value_coef": 0.58096,
-                           "total_steps": 1_000_000},
+        # ours: the zoo's settings with 128-128 networks, 2 envs x 256 steps (the same 512 per batch),
+        # 10 epochs of 4 minibatches of 128 instead of 20 of 8 of 64, and lr 1e-4 for the 4x fewer steps:
+        # ~3.4x the zoo preset's throughput here, and a higher return at 1M (scripts/bench_pg.py)
+        "HalfCheetah-v5": {**_MUJOCO_NETWORK, "hidden_sizes": (128, 128), "num_envs": 2, "num_steps": 256,
+                           "minibatches": 4, "gamma": 0.98, "lr": 1e-4, "entropy_coef": 0.000401762,
+                           "clip_range": 0.1, "epochs": 10, "gae_lambda": 0.92, "max_grad_norm": 0.8,
+                           "value_coef": 0.58096, "total_steps": 1_000_000},
         "Hopper-v5": {**_MUJOCO_NETWORK, "num_envs": 1, "num_steps": 512, "minibatches": 16, "gamma": 0.999,
                       "lr": 9.80828e-05, "entropy_coef": 0.00229519, "clip_range": 0.2, "epochs": 5,
                       "gae_lambda": 0.99, "max_grad_norm": 0.7, "value_coef": 0.835671, "total_steps": 1_000_000},
