@@ -145,7 +145,8 @@ class GaussianMixture:
         max_steps: upper bound on ascent steps.
         lr: NAdam learning rate on standardized data (not used by mirror ascent).
         tol: full batch: stop when every restart's mean log-likelihood per point stayed within a
-            band of width ``tol`` over the last 10 steps.
+            band of width ``tol`` over the last 10 NAdam steps, or rose by at most ``tol`` in a
+            mirror-ascent iteration (or trails a settled restart beyond catching up).
         batch_size: points per step; ``None`` for full batch.
         seed: seeds initialization, minibatches and nothing else; same seed, same result.
         min_variance: collapse threshold on ``tr Σ⁻¹`` (``1/min_variance``, standardized units).
