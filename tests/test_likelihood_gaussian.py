@@ -27,7 +27,12 @@ from ascentrl.applications.gaussian import (
     sufficient_statistics,
     weighted_moments,
 )
-from ascentrl.applications.initialization import gaussians_from_clusters, kmeans, kmeans_plus_plus
+from ascentrl.applications.initialization import (
+    gaussians_from_clusters,
+    kmeans,
+    kmeans_plus_plus,
+    nearest_centres,
+)
 
 
 def random_covariances(rng: np.random.Generator, count: int, dimension: int) -> np.ndarray:
@@ -184,6 +189,31 @@ def test_kmeans_finds_separated_clusters_and_starts_gaussians():
     assert bool((torch.linalg.eigvalsh(covariance) > 0).all())
     empty_cluster = gaussians_from_clusters(x, torch.zeros(1, 120, dtype=torch.int64), 2)
     assert torch.allclose(empty_cluster[2][0, 1], torch.eye(2, dtype=torch.float64))  # shrunk to I
+
+
+def test_nearest_centres_is_the_argmin_of_the_distances_computed_in_numpy():
+    rng = np.random.default_rng(9)
+    x, centres = rng.normal(size=(300, 3)), rng.normal(size=(5, 4, 3))
+    distances = ((x[None, None] - centres[:, :, None]) ** 2).sum(-1)  # (R, K, N), written out
+    assert nearest_centres(torch.tensor(x), torch.tensor(centres)).numpy().tolist() == distances.argmin(1).tolist()
+
+
+def test_kmeans_stops_when_the_centres_stop_moving_and_returns_their_assignment():
+    # Overlapping clusters: labels keep flipping at the boundary long after the centres have settled.
+    rng = np.random.default_rng(3)
+    x = torch.tensor(np.concatenate([rng.normal(0, 1, size=(400, 2)), rng.normal(1.5, 1, size=(400, 2))]))
+    start = kmeans_plus_plus(x, 4, 6, torch.Generator().manual_seed(1))
+    loose_centres, loose_labels = kmeans(x, start, 200, tol=1e-2)
+    exact_centres, exact_labels = kmeans(x, start, 200, tol=0.0)
+    assert torch.equal(loose_labels, nearest_centres(x, loose_centres))  # labels belong to the centres returned
+    assert torch.equal(exact_labels, nearest_centres(x, exact_centres))
+    assert not torch.equal(loose_centres, exact_centres)  # the loose tolerance did stop earlier
+
+    def cost(centres: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:  # Σ_n ‖x_n − c_{label n}‖², per restart
+        return (x.unsqueeze(0) - torch.gather(centres, 1, labels.unsqueeze(-1).expand(-1, -1, 2))).square().sum((1, 2))
+
+    # Lloyd's iterations never raise the cost, so stopping earlier on the same path leaves it higher or equal
+    assert bool((cost(loose_centres, loose_labels) >= cost(exact_centres, exact_labels) - 1e-9).all())
 
 
 def test_data_validation_messages():
