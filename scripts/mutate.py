@@ -11,7 +11,7 @@ tens of minutes; a re-run only re-tests the mutants of functions that changed.
   python scripts/mutate.py --json
 
 The exit code is 0 if every target kills at least 90% of its killable mutants, 1 if not, 2 on bad
-input. See scripts/harness/mutation.py for the targets and their tests.
+input. See scripts/harness/mutation_targets.py for the targets and their tests.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 mutmut copies the code into ``mutants/``, plants every small change it can (an operator swapped,
 a constant moved by one, an argument dropped, ...) and runs the tests that reach the changed
 function; a mutant no test notices *survives* and points at untested behaviour. Run on the whole
-package against the whole suite that takes hours, so each :class:`MutationTarget` names the
-files (and optionally the functions) it mutates and the test files that check them, and runs in
-its own work folder ``.mutation/<target>/`` (kept between runs: mutmut re-runs only the mutants of
-changed functions).
+package against the whole suite that takes hours, so each target (:mod:`harness.mutation_targets`)
+names the files (and optionally the functions) it mutates and the test files that check them, and
+runs in its own work folder ``.mutation/<target>/`` (kept between runs: mutmut re-runs only the
+mutants of changed functions).
 
 The work folder is a copy of the project in its *installed* layout: ``agents/`` and ``envs/``
 become ``ascentrl/agents/`` and ``ascentrl/envs/``, so a file's path names the module the tests
@@ -20,7 +20,6 @@ apart; :mod:`harness.mutation_verification` re-checks the timeouts and crashes.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
@@ -33,6 +32,8 @@ from pathlib import Path
 
 import tomllib
 
+from harness.mutation_targets import TARGETS, MutationTarget
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / ".mutation"
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.md"
@@ -41,71 +42,6 @@ INSTALLED_LAYOUT = {"ascentrl": "ascentrl", "agents": "ascentrl/agents", "envs":
 KILLED = {"killed", "timeout", "segfault"}
 """mutmut statuses that count as caught: a failing test, a test that no longer finishes (mutmut
 kills it), or a crash."""
-
-
-@dataclass(frozen=True)
-class MutationTarget:
-    """One module (or a few functions of one) and the tests that check it."""
-
-    name: str
-    """Short name, used for the work folder and the table."""
-    files: tuple[str, ...]
-    """Files to mutate, as installed-layout paths (``ascentrl/agents/reinforce.py``)."""
-    tests: tuple[str, ...]
-    """Test files (or node ids) run against the mutants."""
-    functions: tuple[str, ...] = ()
-    """If given, only mutants of these functions count: mutmut name globs such as
-    ``*xǁReinforceǁweights__mutmut_*`` or ``*x_surrogate_objective__mutmut_*``."""
-
-    def counts(self, mutant: str) -> bool:
-        """Whether ``mutant`` (a mutmut name) is one this target counts (:attr:`functions`)."""
-        return not self.functions or any(fnmatch.fnmatchcase(mutant, pattern) for pattern in self.functions)
-
-
-def _method(cls: str, name: str) -> str:
-    return f"*.x\u01c1{cls}\u01c1{name}__mutmut_*"
-
-
-def _function(name: str) -> str:
-    return f"*.x_{name}__mutmut_*"
-
-
-_OPTIMIZER_TESTS = ("tests/test_ascent_behaviour.py", "tests/test_ascent_equivalence.py",
-                    "tests/test_ascent_properties.py", "tests/test_ascent_references.py")
-
-TARGETS: tuple[MutationTarget, ...] = (
-    MutationTarget("returns", ("ascentrl/returns.py",),
-                   ("tests/test_returns.py", "tests/test_properties_returns.py", "tests/test_returns_contracts.py",
-                    "tests/test_batch_mean_baseline_ties.py")),
-    MutationTarget("update_rules", ("ascentrl/_update_rules.py",),
-                   (*_OPTIMIZER_TESTS, "tests/test_ascent_contracts.py")),
-    MutationTarget("ascent", ("ascentrl/ascent.py",),
-                   (*_OPTIMIZER_TESTS, "tests/test_ascent_contracts.py", "tests/test_ascent_step_hooks.py",
-                    "tests/test_ascent_gradient_pass.py", "tests/test_gradient_ascent.py")),
-    MutationTarget("escape", ("ascentrl/escape.py",), (*_OPTIMIZER_TESTS, "tests/test_escape_contracts.py")),
-    MutationTarget("payoffs", ("ascentrl/games/payoffs.py",),
-                   ("tests/test_payoffs.py", "tests/test_properties_games.py", "tests/test_equilibrium_metrics.py")),
-    MutationTarget("simplex", ("ascentrl/games/simplex.py",),
-                   ("tests/test_simplex.py", "tests/test_properties_games.py")),
-    MutationTarget("zero_sum", ("ascentrl/games/zero_sum.py", "ascentrl/games/zero_sum_exact.py"),
-                   ("tests/test_zero_sum.py", "tests/test_zero_sum_exact_steps.py",
-                    "tests/test_zero_sum_first_order_loop.py")),
-    MutationTarget("dynamics", ("ascentrl/games/dynamics.py", "ascentrl/games/dynamics_base.py"),
-                   ("tests/test_game_dynamics.py", "tests/test_two_step_dynamics.py",
-                    "tests/test_dynamics_contracts.py")),
-    MutationTarget("reinforce_objective", ("ascentrl/agents/reinforce.py",),
-                   ("tests/test_reinforce.py", "tests/test_policy_gradient_exact.py",
-                    "tests/test_reinforce_objectives.py"),
-                   functions=(_method("Reinforce", "weights"), _method("Reinforce", "policy_objective"),
-                              _method("Reinforce", "value_objective"))),
-    MutationTarget("actor_critic_objective", ("ascentrl/agents/actor_critic.py",),
-                   ("tests/test_actor_critic.py", "tests/test_policy_gradient_exact.py",
-                    "tests/test_actor_critic_objectives.py"),
-                   functions=(_function("surrogate_objective"), _function("value_error"),
-                              _function("explained_variance"), _method("ActorCriticLearner", "objective"))),
-    MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
-                   ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
-)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.mutation import MutationTarget, status_of
+from harness.mutation import status_of
+from harness.mutation_targets import MutationTarget
 
 __all__ = ["verify_suspects"]
 
