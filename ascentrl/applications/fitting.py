@@ -54,7 +54,7 @@ from ascentrl.applications.gaussian import CovarianceCollapseError
 from ascentrl.ascent import Ascent
 
 __all__ = ["ON_COLLAPSE", "OPTIMIZERS", "STEP_GROWTH", "AscentSettings", "Collapse", "FitTrace", "ascend_likelihood",
-           "mirror_ascend_likelihood", "record_fit"]
+           "log_frequencies", "mirror_ascend_likelihood", "record_fit"]
 
 ON_COLLAPSE = ("drop", "raise")
 OPTIMIZERS = ("mirror", "nadam")
@@ -292,6 +292,16 @@ def ascend_likelihood(
     )
 
 
+def log_frequencies(counts: Tensor, totals: Tensor | float) -> Tensor:
+    """``log(counts / totals)`` with both floored at the smallest normal number: an unused
+    component or state gets a very negative (finite) log-probability instead of ``-inf``, so every
+    unit step's result stays a valid, finite parameter."""
+    tiny = torch.finfo(counts.dtype).tiny
+    if isinstance(totals, Tensor):
+        totals = totals.clamp_min(tiny)
+    return torch.log(counts.clamp_min(tiny) / totals)
+
+
 STEP_GROWTH = 4.0
 """Factor by which a restart's SQUAREM step-length cap grows or shrinks (see mirror_ascend_likelihood)."""
 
@@ -321,7 +331,9 @@ def mirror_ascend_likelihood(
 
     a step along the extrapolated path of the unit steps (``a = 1`` gives ``θ_3 = M(θ_2)``). Where
     ``θ_next`` would lower a restart's objective below ``J(θ_0)`` (or is not finite), that restart
-    takes ``M(θ_2)`` instead, so the objective rises monotonically. The cap ``a_max`` starts at 1
+    takes ``M(θ_2)`` instead, so the objective rises monotonically (the unit step of that
+    fallback is taken by the whole batch, so in such an iteration the other restarts take a fourth
+    unit step, not counted in ``steps``). The cap ``a_max`` starts at 1
     and, as in the authors' SQUAREM package, grows by :data:`STEP_GROWTH` after an accepted step
     that reached it and shrinks by the same factor (not below 1) after a refused one.
 

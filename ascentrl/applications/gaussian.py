@@ -59,6 +59,7 @@ __all__ = [
     "precision_cholesky",
     "precision_trace",
     "sample_gaussians",
+    "smallest_variance",
     "smallest_variances",
     "sufficient_statistics",
     "weighted_moments",
@@ -292,11 +293,10 @@ def gaussian_unit_step(expected: Tensor, dimension: int, covariance_type: str,
         and the ``(R, K)`` mask of collapsed ones (given the identity covariance, so the result stays valid).
     """
     counts, means, covariance = moments_from_statistics(expected, dimension, covariance_type)
+    collapsed = smallest_variance(covariance, covariance_type) < min_variance
     if covariance_type == "diag":
-        collapsed = covariance.amin(-1) < min_variance
         covariance = torch.where(collapsed.unsqueeze(-1), 1.0, covariance)
     else:
-        collapsed = torch.linalg.eigvalsh(covariance)[..., 0] < min_variance
         identity = torch.eye(dimension, dtype=covariance.dtype, device=covariance.device)
         covariance = torch.where(collapsed[..., None, None], identity, covariance)
     return counts, parameters_from_covariances(means, covariance, covariance_type), collapsed
@@ -311,7 +311,15 @@ def smallest_variances(x: Tensor, weights: Tensor, covariance_type: str) -> Tens
     """
     _, _, covariance = weighted_moments(x, weights)
     if covariance_type == "diag":
-        return torch.diagonal(covariance, dim1=-2, dim2=-1).amin(-1)
+        covariance = torch.diagonal(covariance, dim1=-2, dim2=-1)
+    return smallest_variance(covariance, covariance_type)
+
+
+def smallest_variance(covariance: Tensor, covariance_type: str) -> Tensor:
+    """The smallest variance along any direction: the smallest eigenvalue of full covariances
+    ``(..., D, D)``, the smallest entry of diagonal ones given as variances ``(..., D)``."""
+    if covariance_type == "diag":
+        return covariance.amin(-1)
     return torch.linalg.eigvalsh(covariance)[..., 0]
 
 

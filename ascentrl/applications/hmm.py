@@ -55,7 +55,13 @@ from ascentrl.applications.data import (
     pad_sequences,
     unpad,
 )
-from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, mirror_ascend_likelihood, record_fit
+from ascentrl.applications.fitting import (
+    AscentSettings,
+    ascend_likelihood,
+    log_frequencies,
+    mirror_ascend_likelihood,
+    record_fit,
+)
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
@@ -193,11 +199,9 @@ class _HiddenMarkovModel:
 
         def unit_step(counts: tuple[Tensor, Tensor, Tensor]) -> tuple[list[Tensor], Tensor]:  # Baum–Welch
             start, transition, gamma = counts
-            tiny = torch.finfo(start.dtype).tiny
             emission_targets, collapsed = emissions.unit_step(gamma)
-            return [torch.log(start.clamp_min(tiny) / len(lengths)),
-                    torch.log(transition.clamp_min(tiny) / transition.sum(-1, keepdim=True).clamp_min(tiny)),
-                    *emission_targets], collapsed
+            return [log_frequencies(start, len(lengths)),
+                    log_frequencies(transition, transition.sum(-1, keepdim=True)), *emission_targets], collapsed
 
         parameters = [start_logits, transition_logits, *emissions.parameters]
         if self.settings.mirror(len(lengths)):
@@ -443,9 +447,8 @@ class CategoricalHMM(_HiddenMarkovModel):
 
         def unit_step(gamma: Tensor) -> tuple[list[Tensor], Tensor]:
             counts = gamma.flatten(1, 2).transpose(1, 2) @ one_hot  # (R, K, M); padded steps weigh 0
-            tiny = torch.finfo(counts.dtype).tiny
-            target = torch.log(counts.clamp_min(tiny) / counts.sum(-1, keepdim=True).clamp_min(tiny))
-            return [target], torch.zeros(counts.shape[:2], dtype=torch.bool)
+            nothing_collapses = torch.zeros(counts.shape[:2], dtype=torch.bool)
+            return [log_frequencies(counts, counts.sum(-1, keepdim=True))], nothing_collapses
 
         return _EmissionFit([emission_logits], log_emission, keep, unit_step)
 

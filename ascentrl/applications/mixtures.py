@@ -41,7 +41,13 @@ import torch
 from torch import Tensor
 
 from ascentrl.applications.data import as_observations, check_count, copied_tensor
-from ascentrl.applications.fitting import AscentSettings, ascend_likelihood, mirror_ascend_likelihood, record_fit
+from ascentrl.applications.fitting import (
+    AscentSettings,
+    ascend_likelihood,
+    log_frequencies,
+    mirror_ascend_likelihood,
+    record_fit,
+)
 from ascentrl.applications.gaussian import (
     COVARIANCE_TYPES,
     GaussianParameters,
@@ -129,8 +135,7 @@ def mixture_unit_step(statistics: Tensor, responsibilities: Tensor, dimension: i
     """
     expected = (responsibilities.flatten(0, 1) @ statistics).unflatten(0, responsibilities.shape[:2])
     counts, gaussians, collapsed = gaussian_unit_step(expected, dimension, covariance_type, min_variance)
-    log_mixing = torch.log(counts.clamp_min(torch.finfo(counts.dtype).tiny) / statistics.shape[0])
-    return log_mixing, gaussians, collapsed
+    return log_frequencies(counts, statistics.shape[0]), gaussians, collapsed
 
 
 class GaussianMixture:
