@@ -360,13 +360,15 @@ def mirror_ascend_likelihood(
         return (f"the points it explains have variance below min_variance = {settings.min_variance:g} along some "
                 "direction, so shrinking onto them raises the likelihood without bound")
 
-    def move(step: int, here: tuple[Tensor, Tensor]) -> list[Tensor]:
-        """The unit step from the parameters, where ``evaluate()`` gave ``here``; returns copies of the new values."""
+    def move(step: int, here: tuple[Tensor, Tensor]) -> None:
+        """The unit step from the parameters, where ``evaluate()`` gave ``here``."""
         targets, collapsed = unit_step(here[1])
         watch.drop(collapsed, step, describe)
         for parameter, target in zip(parameters, targets):
             parameter.copy_(target)
         watch.restore()
+
+    def snapshot() -> list[Tensor]:
         return [parameter.clone() for parameter in parameters]
 
     def reset_where(mask: Tensor, values: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -383,9 +385,11 @@ def mirror_ascend_likelihood(
     converged = False
     steps = iterations = 0
     while steps + 3 <= settings.max_steps:
-        start = [parameter.clone() for parameter in parameters]
-        first = move(steps + 1, here)
-        second = move(steps + 2, evaluate())
+        start = snapshot()
+        move(steps + 1, here)
+        first = snapshot()
+        move(steps + 2, evaluate())
+        second = snapshot()
         r = [a - b for a, b in zip(first, start)]
         v = [c - a - d for c, a, d in zip(second, first, r)]
         r_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in r))
