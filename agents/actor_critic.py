@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from ascentrl import NonFiniteGradientError, validation
+from ascentrl.agents.categorical_objective import categorical_actor_critic_objective
 from ascentrl.agents.distributions import squash
 from ascentrl.agents.gym_learner import GymLearner, GymLearnerConfig
 from ascentrl.agents.normalization import ObservationNormalizer, RewardScaler
@@ -261,6 +262,11 @@ class ActorCriticLearner(GymLearner):
         advantages = minibatch["advantages"]
         if config.normalize_advantages:
             advantages = normalize_advantages(advantages)
+        if self.spaces.action_kind == "discrete":  # the same J, as one autograd node
+            logits, values = self.network.policy_and_value(minibatch["observations"])
+            return categorical_actor_critic_objective(logits, values, minibatch, advantages, clip_range=clip_range,
+                                                      value_clip_range=value_clip_range,
+                                                      value_coef=config.value_coef, entropy_coef=config.entropy_coef)
         log_probs, entropy, values = self.network.evaluate_actions(minibatch["observations"], minibatch["actions"])
         policy_objective, clip_fraction = surrogate_objective(log_probs, minibatch["log_probs"], advantages,
                                                               clip_range)

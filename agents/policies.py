@@ -182,14 +182,19 @@ class ActorCritic(nn.Module):
         """``log pi(a|s)`` (with the squashing's change of variables) and the entropy bonus."""
         return self._scored(self.actor(observations), actions)
 
-    def evaluate_actions(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``log pi(a|s)``, the entropy bonus and ``V(s)``, in one pass through a shared trunk."""
+    def policy_and_value(self, observations: Tensor) -> tuple[Tensor, Tensor]:
+        """The policy head's output (logits or Gaussian mean) and ``V(s)``, in one pass through a
+        shared trunk."""
         if self.critic is not None:
-            return (*self.log_prob_and_entropy(observations, actions), self.critic(observations).squeeze(-1))
+            return self.actor(observations), self.critic(observations).squeeze(-1)
         hidden = self.actor.hidden(observations)
         head = self.actor.layers[-1]
-        return (*self._scored(F.linear(hidden, head.weight, head.bias), actions),
-                self.value_head(hidden).squeeze(-1))
+        return F.linear(hidden, head.weight, head.bias), self.value_head(hidden).squeeze(-1)
+
+    def evaluate_actions(self, observations: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``log pi(a|s)``, the entropy bonus and ``V(s)``."""
+        output, values = self.policy_and_value(observations)
+        return *self._scored(output, actions), values
 
     def _scored(self, output: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         if self.action_kind == "discrete":
