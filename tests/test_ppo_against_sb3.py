@@ -24,7 +24,7 @@ STEPS, ENVS, EPOCHS = 32, 16, 4
 
 def test_one_update_matches_stable_baselines3(monkeypatch):
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import Logger
 
     settings = {k: v for k, v in preset_for("ppo", "LunarLander-v3").items() if k != "total_steps"}
     settings.update(num_steps=STEPS, minibatches=STEPS * ENVS // 64, epochs=EPOCHS)
@@ -34,7 +34,7 @@ def test_one_update_matches_stable_baselines3(monkeypatch):
     env = make_vec_env("LunarLander-v3", n_envs=ENVS, seed=0)
     model = stable_baselines3.PPO("MlpPolicy", env, n_steps=STEPS, batch_size=64, gae_lambda=0.98, gamma=0.999,
                                   n_epochs=EPOCHS, ent_coef=0.01, seed=0, device="cpu")
-    model.set_logger(configure(None, []))
+    model.set_logger(Logger(folder=None, output_formats=[]))
     policy, ours = model.policy, agent.network
     pairs = [(policy.mlp_extractor.policy_net[0], ours.actor.layers[0]),
              (policy.mlp_extractor.policy_net[2], ours.actor.layers[1]),

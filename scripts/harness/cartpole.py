@@ -81,6 +81,7 @@ def run_sb3_ppo(seed: int, budget: int, threads: int) -> RunResult:
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
 
     def linear(initial: float):
         return lambda progress_remaining: progress_remaining * initial
@@ -125,6 +126,7 @@ def run_sb3_ppo(seed: int, budget: int, threads: int) -> RunResult:
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                 ent_coef=0.0, learning_rate=linear(1e-3), clip_range=linear(0.2), seed=seed,
                 device="cpu", verbose=0)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes a /tmp directory per run
     criterion = SolveCriterion()
     model.learn(total_timesteps=budget, callback=criterion)
     env.close()

@@ -59,6 +59,7 @@ def train_maskable_ppo(env_id: str, seconds: float, seed: int) -> TrainedPlayer:
     from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
     from sb3_contrib.common.wrappers import ActionMasker
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
 
     class WallClock(BaseCallback):
         def _on_step(self) -> bool:
@@ -70,6 +71,7 @@ def train_maskable_ppo(env_id: str, seconds: float, seed: int) -> TrainedPlayer:
     model = MaskablePPO(MaskableActorCriticPolicy, ActionMasker(view, lambda env: env.action_mask()), verbose=0,
                         seed=seed, device="cpu")
     start = time.perf_counter()
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes a /tmp directory per run
     model.learn(total_timesteps=10**12, callback=WallClock())
     elapsed = time.perf_counter() - start
 

@@ -91,6 +91,7 @@ def run_sb3(env: str, seed: int, budget: int, target: float | None, threads: int
     from stable_baselines3 import PPO as StableBaselinesPPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import VecNormalize
 
     settings = sb3_zoo_hyperparameters(env)
@@ -139,6 +140,7 @@ def run_sb3(env: str, seed: int, budget: int, target: float | None, threads: int
                 self.evaluate(EVAL_EPISODES)
             self.end = time.perf_counter()
 
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default makes a /tmp directory per run
     clock = Clock()
     model.learn(total_timesteps=budget, callback=clock)
     vec_env.close()
