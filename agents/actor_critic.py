@@ -257,7 +257,8 @@ class ActorCriticLearner(GymLearner):
                   value_clip_range: float | None) -> tuple[Tensor, dict[str, Tensor]]:
         """``J`` on a (mini)batch of :meth:`RolloutBatch.flat` (step 3 of the module docstring), and
         its parts: ``policy_objective``, ``value_error``, ``entropy``, ``clip_fraction`` and the
-        current ``log_probs``."""
+        current ``log_probs``. For a categorical policy J is one autograd node with its gradient
+        written out (:mod:`ascentrl.agents.categorical_objective`)."""
         config = self.config
         advantages = minibatch["advantages"]
         if config.normalize_advantages:

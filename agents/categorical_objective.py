@@ -25,9 +25,10 @@ or, clipped, the derivative of the larger term (``2 (V^c_i - R_i)`` inside the c
 outside; half of each on a tie, as ``torch.maximum`` splits it).
 
 The same objective composed of torch operations (``surrogate_objective`` and ``value_error`` of
-:mod:`ascentrl.agents.actor_critic`) records about forty autograd nodes per minibatch; this is one,
-whose backward is a handful of operations — about a fifth of a PPO minibatch step on a 64-64
-network. The tests check both the objective and the gradient against that composition.
+:mod:`ascentrl.agents.actor_critic`) records a few dozen autograd nodes per minibatch; this is one,
+whose backward is a handful of operations: measured here, about 0.2 ms of a 1.3-1.5 ms PPO
+minibatch step on LunarLander's 64-64 networks. The tests check the objective, its parts and the
+gradient against that composition.
 """
 
 from __future__ import annotations
