@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from harness.likelihood_benchmark import mixture_log_likelihood
+from harness.likelihood_benchmark import FLOOR_FACTOR, mixture_log_likelihood, run_mixture_case
+from harness.likelihood_datasets import MixtureCase
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
+from sklearn.mixture import GaussianMixture as SklearnMixture
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_applications.py"
 
@@ -67,6 +69,21 @@ def test_a_small_run_of_both_sections(capsys):
             assert 0 <= result[method]["stuck_best_of_restarts"] <= 1
         assert result["worst_difference"] == pytest.approx(result["ours"]["median_best"] - result["em"]["median_best"])
     assert report["results"]["hmm"][0]["ours"]["right_parameters"] == 1.0
+
+
+def test_em_fits_held_up_by_reg_covar_are_counted_at_the_floor():
+    """Two points of six in 3-D form their own cluster: EM's component on them has a rank-1 sample
+    covariance, so its other eigenvalues are scikit-learn's reg_covar; ours reports the collapse."""
+    rng = np.random.default_rng(0)
+    pair = np.array([[8.0, 8.0, 8.0], [9.0, 9.5, 8.5]])
+    x = np.concatenate([rng.normal(size=(40, 3)), pair])
+    case = MixtureCase("pair", "40 points and a pair far away", x, 2, "full")
+    result = run_mixture_case(case, seeds=1, restarts=2)
+    fit = SklearnMixture(2, random_state=0).fit(x)
+    assert min(np.linalg.eigvalsh(c).min() for c in fit.covariances_) <= FLOOR_FACTOR * 1e-6  # the premise
+    assert result["ours"]["collapsed_starts"] == 2 and result["seeds_ours_at_least_em"] == 0
+    assert result["em_ahead_at_floor"] == 1
+    assert result["seeds_ours_at_least_em_regular"] == 1  # no EM fit off the floor: nothing to beat
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

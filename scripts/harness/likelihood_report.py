@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.likelihood_benchmark import FLOOR_FACTOR
+
 __all__ = ["format_hmm_rows", "format_mixture_rows"]
 
 
@@ -29,6 +31,10 @@ def _verdict(result: dict) -> str:
     if result.get("em_ahead_median_smallest_relative_eigenvalue") is not None:
         line += (f"; where EM is ahead, its smallest eigenvalue / data variance has median "
                  f"{result['em_ahead_median_smallest_relative_eigenvalue']:.1e}")
+    if "em_ahead_at_floor" in result:
+        line += (f"\n  EM ahead at its regularization floor (an eigenvalue <= {FLOOR_FACTOR:g} reg_covar) on "
+                 f"{result['em_ahead_at_floor']} seeds; ours >= EM's best fit off the floor on "
+                 f"{result['seeds_ours_at_least_em_regular']}/{seeds} seeds")
     return line
 
 
