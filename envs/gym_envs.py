@@ -21,7 +21,8 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector.utils import iterate
 from gymnasium.wrappers import RecordEpisodeStatistics
 from gymnasium.wrappers.vector import RecordEpisodeStatistics as RecordVectorEpisodeStatistics
 
@@ -231,12 +232,38 @@ def evaluate_policy(
     observation, _ = env.reset(seed=seed)
     totals = np.zeros(env.num_envs)
     finished = np.zeros(env.num_envs, dtype=bool)
+    sub_envs = _sub_envs_to_step_alone(env)
+    if sub_envs is not None:
+        observation = np.array(observation)  # our own copy: its rows are replaced as sub-envs step
     for _ in range(max_steps):
         if should_stop is not None and should_stop():
             raise Interrupted("the evaluation was interrupted")
-        observation, reward, terminated, truncated, _ = env.step(policy(observation))
-        totals += np.where(finished, 0.0, reward)
-        finished |= terminated | truncated
+        if sub_envs is None:
+            observation, reward, terminated, truncated, _ = env.step(policy(observation))
+            totals += np.where(finished, 0.0, reward)
+            finished |= terminated | truncated
+        else:
+            actions = list(iterate(env.action_space, policy(observation)))
+            for index in np.flatnonzero(~finished):
+                observation[index], reward, terminated, truncated, _ = sub_envs[index].step(actions[index])
+                totals[index] += reward
+                finished[index] = terminated or truncated
         if finished.all():
             break
     return totals
+
+
+def _sub_envs_to_step_alone(env: VectorEnv) -> list[gym.Env] | None:
+    """The sub-envs of a bare ``SyncVectorEnv`` with ``Box`` observations, else None.
+
+    :func:`evaluate_policy` steps these one by one, and only those whose first episode is still
+    running: a vector env can only step all of its sub-envs, so an evaluation of 100 episodes would
+    otherwise step all 100 until the longest ended. The policy still sees the whole batch (a
+    finished sub-env's row holds its last observation, where the vector env would hold a new
+    episode's), so every row's action, and hence every return, is what the vector env's step gives.
+    Wrapped vector envs and other implementations take ``env.step``. The vector env's own
+    bookkeeping is left stale; the next evaluation's ``reset`` renews it.
+    """
+    if type(env) is SyncVectorEnv and isinstance(env.single_observation_space, spaces.Box):
+        return list(env.envs)
+    return None

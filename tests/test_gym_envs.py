@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from ascentrl.envs.gym_envs import (
     SUPPORTED_ACTION_SPACES,
+    _sub_envs_to_step_alone,
     check_spaces,
     evaluate_policy,
     make_env,
@@ -188,6 +189,40 @@ def test_evaluate_policy_matches_single_envs_run_by_hand():
         expected.append(total)
     assert returns.tolist() == expected
     assert max(expected) > -500.0 and len(set(expected)) > 1  # episodes ended at different steps
+
+
+class CountingEnv(gym.Wrapper):
+    """Counts the steps its env takes."""
+
+    steps = 0
+
+    def step(self, action):
+        type(self).steps += 1
+        return self.env.step(action)
+
+
+@pytest.mark.parametrize(("env_id", "policy"), [
+    ("Acrobot-v1", pump_energy),
+    ("Pendulum-v1", lambda observations: np.clip(-2.0 * observations[:, 2:3] - observations[:, 1:2], -2.0, 2.0)),
+])
+def test_evaluate_policy_steps_only_the_sub_envs_still_playing_with_the_vector_envs_returns(env_id, policy):
+    """A bare sync vector env's sub-envs are stepped one by one, the finished ones no more; the
+    returns are those of the vector env's own step (a vector wrapper takes that path)."""
+    CountingEnv.steps = 0
+    env = gym.vector.SyncVectorEnv([lambda: CountingEnv(gym.make(env_id)) for _ in range(4)])
+    fast = evaluate_policy(env, policy, 500, seed=3)
+    fast_steps, CountingEnv.steps = CountingEnv.steps, 0
+    wrapped = gym.wrappers.vector.RecordEpisodeStatistics(env)
+    assert _sub_envs_to_step_alone(wrapped) is None and _sub_envs_to_step_alone(env) is not None
+    through_step = evaluate_policy(wrapped, policy, 500, seed=3)
+    env.close()
+    assert fast.tolist() == through_step.tolist()
+    if env_id == "Acrobot-v1":  # episodes of different lengths: only their own steps are taken
+        assert fast_steps < CountingEnv.steps and len(set(fast.tolist())) > 1
+        # Acrobot pays -1 a step and 0 on the step that reaches the goal: an episode's own steps
+        assert fast_steps == sum(int(-value) + (value > -500) for value in fast.tolist())
+    else:
+        assert fast_steps == CountingEnv.steps == 4 * 200  # Pendulum: every episode is truncated at 200
 
 
 def test_evaluate_policy_stops_after_max_steps():
