@@ -279,11 +279,13 @@ class ActorCriticLearner(GymLearner):
 
     def ascend(self, objective: Tensor, named_values: dict[str, Tensor]) -> None:
         """One Ascent step on ``objective`` (to maximize), refused before it is applied if the
-        objective, ``named_values`` or the gradient hold a NaN/inf (the gradient is checked by
-        Ascent's own check, which reads every gradient once anyway for the global norm)."""
-        problem = non_finite_report({"objective": objective, **named_values}, {})
-        if problem is not None:
-            raise NonFiniteUpdateError(problem)
+        objective or the gradient holds a NaN/inf (the gradient is checked by Ascent's own check,
+        which reads every gradient once anyway for the global norm). ``named_values`` are terms of
+        the objective, named in the error when one of them is what is not finite."""
+        # J is finite only if each of its terms is, so one test of J decides; the report then names
+        # the first non-finite of J and the named values.
+        if not bool(torch.isfinite(objective.detach())):
+            raise NonFiniteUpdateError(non_finite_report({"objective": objective, **named_values}, {}))
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         try:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import Tensor
 
 from ascentrl import validation
 from ascentrl.agents.actor_critic import ActorCriticConfig, ActorCriticLearner, explained_variance
@@ -95,9 +96,9 @@ class PPO(ActorCriticLearner):
         """
         config, data = self.config, batch.flat()
         size = len(data["advantages"]) // config.minibatches
-        totals = dict.fromkeys(("objective", "policy_objective", "value_error", "entropy", "approx_kl",
-                                "clip_fraction"), 0.0)
-        steps, epochs, stopped = 0, 0, False
+        names = ("objective", "policy_objective", "value_error", "entropy", "approx_kl", "clip_fraction")
+        taken: list[Tensor] = []  # each step's values of ``names``, read once at the end
+        epochs, stopped = 0, False
         while epochs < config.epochs and not stopped:
             epochs += 1
             order = torch.randperm(len(data["advantages"]), generator=self.generator)
@@ -108,16 +109,19 @@ class PPO(ActorCriticLearner):
                                                   value_clip_range=config.value_clip_range)
                 with torch.no_grad():
                     log_ratio = parts["log_probs"] - minibatch["log_probs"]
-                    approx_kl = float((torch.expm1(log_ratio) - log_ratio).mean())
-                if config.target_kl is not None and approx_kl > 1.5 * config.target_kl:
+                    approx_kl = (torch.expm1(log_ratio) - log_ratio).mean()
+                if config.target_kl is not None and float(approx_kl) > 1.5 * config.target_kl:
                     stopped = True
                     break
                 self.ascend(objective, {"value error": parts["value_error"]})
-                totals["objective"] += float(objective.detach())
-                totals["approx_kl"] += approx_kl
-                for name in ("policy_objective", "value_error", "entropy", "clip_fraction"):
-                    totals[name] += float(parts[name].detach())
-                steps += 1
+                with torch.no_grad():
+                    taken.append(torch.stack([objective, parts["policy_objective"], parts["value_error"],
+                                              parts["entropy"], approx_kl, parts["clip_fraction"]]))
+        steps = len(taken)
+        totals = dict.fromkeys(names, 0.0)
+        for values in torch.stack(taken).tolist() if taken else []:  # summed in step order, as floats
+            for name, value in zip(names, values):
+                totals[name] += value
         metrics = {name: total / steps if steps else float("nan") for name, total in totals.items()}
         return {**metrics, "explained_variance": explained_variance(data["values"], data["returns"]),
                 "epochs": float(epochs)}
