@@ -42,7 +42,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                        "normalize_observations": True, "normalize_rewards": True, "total_steps": 1_000_000},
         # ours: the zoo's entry with rollouts of 512 steps and 10 epochs of 32 minibatches of 256 in
         # place of 1024 steps and 4 epochs of 256 minibatches of 64, which solved at 0.9-1.6M steps
-        # here; this solved 5/5 seeds at 0.46-0.87M in 49-89 s (screened on seeds 0-4, README)
+        # here; this solved 5/5 seeds at 0.46-0.87M steps (scripts/bench_pg.py, figures in the README)
         "LunarLander-v3": {"num_envs": 16, "num_steps": 512, "minibatches": 32, "gae_lambda": 0.98,
                            "gamma": 0.999, "epochs": 10, "entropy_coef": 0.01, "total_steps": 1_000_000},
         "Pendulum-v1": {"num_envs": 4, "num_steps": 1024, "minibatches": 64, "gae_lambda": 0.95, "gamma": 0.9,

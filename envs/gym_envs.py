@@ -260,7 +260,8 @@ def _sub_envs_to_step_alone(env: VectorEnv) -> list[gym.Env] | None:
     running: a vector env can only step all of its sub-envs, so an evaluation of 100 episodes would
     otherwise step all 100 until the longest ended. The policy still sees the whole batch (a
     finished sub-env's row holds its last observation, where the vector env would hold a new
-    episode's), so every row's action, and hence every return, is what the vector env's step gives.
+    episode's), so for a policy that acts on each row alone, as the agents' policies do, every
+    row's action, and hence every return, is what the vector env's step gives.
     Wrapped vector envs and other implementations take ``env.step``. The vector env's own
     bookkeeping is left stale; the next evaluation's ``reset`` renews it.
     """
