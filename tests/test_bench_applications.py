@@ -72,8 +72,9 @@ def test_a_small_run_of_both_sections(capsys):
 
 
 def test_em_fits_held_up_by_reg_covar_are_counted_at_the_floor():
-    """Two points of six in 3-D form their own cluster: EM's component on them has a rank-1 sample
-    covariance, so its other eigenvalues are scikit-learn's reg_covar; ours reports the collapse."""
+    """Two points far from forty others in 3-D form their own cluster: EM's component on them has a
+    rank-1 sample covariance, so its other eigenvalues are scikit-learn's reg_covar; ours reports
+    the collapse."""
     rng = np.random.default_rng(0)
     pair = np.array([[8.0, 8.0, 8.0], [9.0, 9.5, 8.5]])
     x = np.concatenate([rng.normal(size=(40, 3)), pair])

@@ -112,16 +112,15 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: d
         seconds = time.perf_counter() - start
         values = [mixture_log_likelihood(x, fit.weights_, fit.means_, fit.covariances_, case.covariance_type)
                   for fit in fits]
-        chosen = fits[int(np.argmax(values))]
+        smallest = [_smallest_eigenvalue(fit.covariances_, case.covariance_type) for fit in fits]
+        chosen = int(np.argmax(values))
         floor = FLOOR_FACTOR * em_options.get("reg_covar", 1e-6)  # scikit-learn's default reg_covar
-        regular = [value for value, fit in zip(values, fits)
-                   if _smallest_eigenvalue(fit.covariances_, case.covariance_type) > floor]
         runs["em"].append({"best": max(values), "seconds": seconds, "starts": values, "collapsed": 0,
                            "steps": int(np.median([fit.n_iter_ for fit in fits])),
-                           "smallest_eigenvalue": _smallest_relative_eigenvalue(chosen.covariances_,
-                                                                                case.covariance_type, x),
-                           "at_floor": _smallest_eigenvalue(chosen.covariances_, case.covariance_type) <= floor,
-                           "best_regular": max(regular, default=-np.inf)})
+                           "smallest_eigenvalue": smallest[chosen] / float(x.var(0).min()),
+                           "at_floor": smallest[chosen] <= floor,
+                           "best_regular": max((value for value, least in zip(values, smallest) if least > floor),
+                                               default=-np.inf)})
     return summarize(case.name, case.description, runs)
 
 
