@@ -64,9 +64,9 @@ def _smallest_eigenvalue(covariances, covariance_type: str) -> float:
     return float(min(np.linalg.eigvalsh(c).min() for c in covariances))
 
 
-def _smallest_relative_eigenvalue(covariances, covariance_type: str, x: np.ndarray) -> float:
-    """Smallest covariance eigenvalue of any component, over the data's smallest per-feature variance."""
-    return _smallest_eigenvalue(covariances, covariance_type) / float(x.var(0).min())
+def _relative_to_data(eigenvalue: float, x: np.ndarray) -> float:
+    """A covariance eigenvalue over the data's smallest per-feature variance."""
+    return eigenvalue / float(x.var(0).min())
 
 
 def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: dict | None = None) -> dict:
@@ -97,8 +97,8 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: d
             starts = [value for value in model.restart_log_likelihoods_.tolist() if np.isfinite(value)]
             runs["ours"].append({"best": best, "seconds": seconds, "starts": starts,
                                  "collapsed": len(model.collapses_), "steps": model.n_steps_,
-                                 "smallest_eigenvalue": _smallest_relative_eigenvalue(
-                                     model.covariances_.numpy(), case.covariance_type, x)})
+                                 "smallest_eigenvalue": _relative_to_data(_smallest_eigenvalue(
+                                     model.covariances_.numpy(), case.covariance_type), x)})
         except CovarianceCollapseError as error:
             runs["ours"].append({"best": -np.inf, "seconds": time.perf_counter() - start, "starts": [],
                                  "collapsed": restarts, "steps": error.step, "smallest_eigenvalue": 0.0})
@@ -117,7 +117,7 @@ def run_mixture_case(case: MixtureCase, seeds: int, restarts: int, em_options: d
         floor = FLOOR_FACTOR * em_options.get("reg_covar", 1e-6)  # scikit-learn's default reg_covar
         runs["em"].append({"best": max(values), "seconds": seconds, "starts": values, "collapsed": 0,
                            "steps": int(np.median([fit.n_iter_ for fit in fits])),
-                           "smallest_eigenvalue": smallest[chosen] / float(x.var(0).min()),
+                           "smallest_eigenvalue": _relative_to_data(smallest[chosen], x),
                            "at_floor": smallest[chosen] <= floor,
                            "best_regular": max((value for value, least in zip(values, smallest) if least > floor),
                                                default=-np.inf)})
