@@ -104,3 +104,53 @@ def test_nan_logits_give_a_nan_objective_not_an_error():
     objective, _ = categorical_actor_critic_objective(logits, values, minibatch, advantages, clip_range=0.2,
                                                       value_clip_range=None, value_coef=0.5, entropy_coef=0.0)
     assert torch.isnan(objective)
+
+
+def test_the_parts_are_detached():
+    """Only J carries a gradient; its parts are reported values (the docstring's "all detached")."""
+    logits, values, minibatch, advantages = make_minibatch(4)
+    objective, parts = categorical_actor_critic_objective(
+        logits.requires_grad_(), values.requires_grad_(), minibatch, advantages, clip_range=0.2,
+        value_clip_range=0.25, value_coef=VALUE_COEF, entropy_coef=ENTROPY_COEF)
+    assert objective.requires_grad
+    assert {name for name, part in parts.items() if part.requires_grad} == set()
+
+
+def test_a_ratio_exactly_on_the_clip_boundary_is_not_counted_as_clipped():
+    """The clip leaves rho = 1 +- eps unchanged, so the clip fraction counts |rho - 1| > eps strictly
+    (as Stable-Baselines3 and CleanRL do); eps is set to the ratio the node itself computes."""
+    logits, values, minibatch, advantages = make_minibatch(5)
+    current = torch.log_softmax(logits, -1).gather(-1, minibatch["actions"].unsqueeze(-1)).squeeze(-1)
+    minibatch["log_probs"] = current.clone()
+    minibatch["log_probs"][0] = current[0] - 0.3  # only step 0 moves: rho_0 = e^0.3
+    clip_range = float((torch.exp(current - minibatch["log_probs"])[0] - 1.0).abs())
+    _, parts = categorical_actor_critic_objective(logits, values, minibatch, advantages, clip_range=clip_range,
+                                                  value_clip_range=None, value_coef=VALUE_COEF,
+                                                  entropy_coef=ENTROPY_COEF)
+    assert float(parts["clip_fraction"]) == 0.0
+    _, parts = categorical_actor_critic_objective(logits, values, minibatch, advantages, clip_range=0.9 * clip_range,
+                                                  value_clip_range=None, value_coef=VALUE_COEF,
+                                                  entropy_coef=ENTROPY_COEF)
+    assert float(parts["clip_fraction"]) == pytest.approx(1.0 / N)  # a float32 mean
+
+
+def test_float32_networks_with_float64_advantages_get_the_composed_gradient():
+    """Mixed precision (a float32 network, float64 advantages and returns) is promoted as the
+    composition of torch operations promotes it."""
+    logits, values, minibatch, advantages = make_minibatch(6)
+    logits, values = logits.float(), values.float()
+    gradients = []
+    for ours in (False, True):
+        z, v = logits.clone().requires_grad_(), values.clone().requires_grad_()
+        if ours:
+            objective, _ = categorical_actor_critic_objective(
+                z, v, minibatch, advantages, clip_range=0.2, value_clip_range=0.25, value_coef=VALUE_COEF,
+                entropy_coef=ENTROPY_COEF)
+        else:
+            objective, _ = composed(z, v, minibatch, advantages, 0.2, 0.25)
+        objective.backward()
+        gradients.append((z.grad, v.grad))
+    (reference_logits, reference_values), (grad_logits, grad_values) = gradients
+    assert grad_logits.dtype == torch.float32 and grad_values.dtype == torch.float32
+    torch.testing.assert_close(grad_logits, reference_logits, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad_values, reference_values, rtol=1e-5, atol=1e-6)

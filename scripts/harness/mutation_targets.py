@@ -73,6 +73,10 @@ TARGETS: tuple[MutationTarget, ...] = (
                     "tests/test_actor_critic_objectives.py"),
                    functions=(_function("surrogate_objective"), _function("value_error"),
                               _function("explained_variance"), _method("ActorCriticLearner", "objective"))),
+    MutationTarget("categorical_objective", ("ascentrl/agents/categorical_objective.py",),
+                   ("tests/test_categorical_objective.py",)),
+    MutationTarget("distributions", ("ascentrl/agents/distributions.py",),
+                   ("tests/test_distributions.py", "tests/test_actor_critic.py", "tests/test_reinforce.py")),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
                    ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
