@@ -14,7 +14,6 @@ from gymnasium import spaces
 from ascentrl.agents import A2C, PPO, A2CConfig, PPOConfig
 from ascentrl.agents.actor_critic import surrogate_objective, value_error
 from ascentrl.agents.distributions import squash
-from ascentrl.agents.normalization import RewardScaler, RunningMoments
 from ascentrl.agents.policies import ActorCritic
 from ascentrl.agents.rollouts import ContinuingEnvs
 from ascentrl.envs.gym_envs import make_vector_env
@@ -190,27 +189,6 @@ def test_ppo_with_an_infinite_clip_and_one_full_epoch_takes_the_a2c_step(normali
         assert not torch.equal(mine, start)
         torch.testing.assert_close(mine - start, theirs - start, rtol=1e-4, atol=1e-7)
     ppo.close(), a2c.close()
-
-
-def test_running_moments_match_numpy_over_batches():
-    rng = np.random.default_rng(0)
-    data = rng.normal(3.0, 2.0, (1000, 3))
-    moments = RunningMoments((3,))
-    for batch in np.array_split(data, [7, 100, 101, 640]):
-        moments.update(batch)
-    np.testing.assert_allclose(moments.mean, data.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(moments.var, data.var(axis=0), rtol=1e-12)
-    assert moments.count == 1000
-
-
-def test_rewards_are_scaled_by_the_running_return_and_reset_at_episode_ends():
-    scaler = RewardScaler(num_envs=1, gamma=0.5, enabled=True)
-    rewards = np.array([[1.0], [1.0], [1.0], [1.0]])
-    done = np.array([[False], [True], [False], [False]])
-    scaled = scaler.scale(rewards, done)
-    returns = np.array([1.0, 1.5, 1.0, 1.5])  # 1, 1 + .5, reset, 1, 1.5
-    np.testing.assert_allclose(scaled[:, 0], 1.0 / np.sqrt(returns.var() + 1e-8), rtol=1e-6)
-    assert scaler.returns[0] == 1.5
 
 
 def test_bad_configuration_names_the_option():

@@ -77,6 +77,8 @@ TARGETS: tuple[MutationTarget, ...] = (
                    ("tests/test_categorical_objective.py",)),
     MutationTarget("distributions", ("ascentrl/agents/distributions.py",),
                    ("tests/test_distributions.py", "tests/test_actor_critic.py", "tests/test_reinforce.py")),
+    MutationTarget("normalization", ("ascentrl/agents/normalization.py",),
+                   ("tests/test_normalization.py", "tests/test_actor_critic.py")),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
                    ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
