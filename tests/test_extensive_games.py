@@ -38,7 +38,8 @@ from ascentrl.games.extensive import (
     sequence_form,
     uniform_policy,
 )
-from ascentrl.games.extensive.evaluation import counterfactual_reach
+from ascentrl.games.extensive.evaluation import counterfactual_reach, counterfactual_values
+from ascentrl.games.extensive.strategies import local_probabilities
 
 TOLERANCE = 1e-9
 GAMES = {"kuhn_poker": ("kuhn_poker", {}), "leduc_poker": ("leduc_poker", {}),
@@ -171,6 +172,52 @@ def test_counterfactual_reach_times_own_reach_sums_to_one_per_level():
     first_choices = game.infoset_parent < 2
     for player in (0, 1):  # the player's first information sets partition all deals
         assert float(reach[first_choices & (game.infoset_player == player)].sum()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_counterfactual_reach_and_values_of_a_batch_equal_one_at_a_time():
+    game = make_game("kuhn_poker")
+    policies = random_policy(game, batch_shape=(2, 3), generator=torch.Generator().manual_seed(6))
+    plans = sequence_form(game, policies)
+    reach = counterfactual_reach(game, plans)
+    values, infoset_values = counterfactual_values(game, payoff_gradient(game, plans),
+                                                   local_probabilities(game, policies))
+    assert reach.shape == (2, 3, game.num_infosets) and infoset_values.shape == (2, 3, game.num_infosets)
+    for index in np.ndindex(2, 3):
+        one = counterfactual_values(game, payoff_gradient(game, plans[index]),
+                                    local_probabilities(game, policies[index]))
+        assert torch.equal(reach[index], counterfactual_reach(game, plans[index]))
+        assert torch.allclose(values[index], one[0], atol=1e-12)
+        assert torch.allclose(infoset_values[index], one[1], atol=1e-12)
+        # q(root) of each player is that player's expected payoff
+        assert torch.allclose(values[index][:2], expected_payoffs(game, plans[index]), atol=1e-12)
+
+
+def test_an_indifferent_player_best_responds_with_the_lowest_action():
+    """In the hand-written game player 1 receives a1 - card, so action 1 is its best response
+    everywhere, and player 0's move changes nothing: ties go to action 0 (the docstring's rule).
+    When neither move matters (payoff = card), every row is action 0, so no information set of a
+    level has the last action as its best one."""
+
+    class Indifferent(_BrokenRules):
+        def payoff(self, state):
+            return float(state[0])
+
+    first, second = torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)
+    game = build_game(_BrokenRules("none"))
+    response = best_responses(game, sequence_form(game, uniform_policy(game)))
+    assert torch.equal(response, torch.where((game.infoset_player == 0).unsqueeze(-1), first, second))
+    game = build_game(Indifferent("none"))
+    response = best_responses(game, sequence_form(game, uniform_policy(game)))
+    assert torch.equal(response, first.expand(game.num_infosets, 2))
+
+
+def test_evaluation_refuses_what_is_not_a_realization_plan():
+    game = make_game("kuhn_poker")
+    plan = sequence_form(game, uniform_policy(game))
+    for bad, shown in ((plan.tolist(), "got list"), (plan[:5], r"got \(5,\)"), (torch.tensor(1.0), r"got \(\)")):
+        for evaluate in (nash_conv, counterfactual_reach):
+            with pytest.raises(ValueError, match=f"shape \\(\\*batch, {game.num_sequences}\\), {shown}"):
+                evaluate(game, bad)
 
 
 def test_check_policy_names_the_problem():
