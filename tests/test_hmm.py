@@ -89,6 +89,12 @@ def test_impossible_transitions_and_unreachable_states(tiny):
         total, _ = enumerate_paths(log_start, log_transition, log_emission[0, sequence], length)
         assert tree[sequence].item() == pytest.approx(total.item(), abs=1e-12)
         assert forward[sequence].item() == pytest.approx(total.item(), abs=1e-12)
+    # The fits ascend the gradient of the tree: finite, and the posteriors of forward-backward.
+    expected_start, expected_transition, gamma, _ = inference.expected_counts(log_start, log_transition,
+                                                                             log_emission[0], LENGTHS)
+    assert all(bool(torch.isfinite(counts).all()) for counts in (expected_start, expected_transition, gamma))
+    assert torch.allclose(gamma, inference.posteriors(log_start, log_transition, log_emission[0], LENGTHS)[0],
+                          atol=1e-12)
 
 
 def test_posteriors_are_the_gradient_of_the_log_likelihood(tiny):
@@ -125,6 +131,63 @@ def test_the_sequential_fallback_and_long_sequences(monkeypatch):
     assert bool(torch.isfinite(tree).all()) and torch.allclose(tree, forward, rtol=1e-12)
     monkeypatch.setattr(inference, "TREE_MEMORY_BUDGET", 10)
     assert torch.equal(inference.log_likelihood(log_start, log_transition, log_emission, lengths), forward)
+
+
+def test_the_tree_is_used_up_to_its_memory_budget_and_no_further(monkeypatch):
+    """The documented rule: the tree while |B|·S·max(T // 2, 1)·K³ <= TREE_MEMORY_BUDGET, else the
+    sequential recursion, with the same values either way. Checked on both sides of the bound, for
+    T = 5 (T // 2 = 2) and T = 3 (T // 2 = 1)."""
+    calls = []
+    sequential = inference.forward
+
+    def counted(*args):
+        calls.append(True)
+        return sequential(*args)
+
+    monkeypatch.setattr(inference, "forward", counted)
+    generator = torch.Generator().manual_seed(3)
+    log_start = torch.log_softmax(torch.randn(2, 3, generator=generator, dtype=torch.float64), -1)
+    log_transition = torch.log_softmax(torch.randn(2, 3, 3, generator=generator, dtype=torch.float64), -1)
+    for steps in (5, 3):
+        log_emission = torch.randn(2, 4, steps, 3, generator=generator, dtype=torch.float64)
+        lengths = torch.tensor([steps, 1, 2, steps])
+        expected = sequential(log_start, log_transition, log_emission, lengths)[1]
+        bound = 2 * 4 * max(steps // 2, 1) * 3**3
+        for budget, sequential_used in ((bound, False), (bound - 1, True)):
+            monkeypatch.setattr(inference, "TREE_MEMORY_BUDGET", budget)
+            calls.clear()
+            value = inference.log_likelihood(log_start, log_transition, log_emission, lengths)
+            assert bool(calls) == sequential_used, (steps, budget)
+            assert torch.allclose(value, expected, atol=1e-12)
+
+
+def test_sequences_of_one_step_and_a_one_state_model():
+    """T = 1: log p(x) = logsumexp_j(log π_j + log b_j(x_0)), γ_0 ∝ π b(x_0), the best state is the
+    argmax. K = 1: log p(x) is the sum of the real steps' log b, every posterior is 1, every path 0."""
+    generator = torch.Generator().manual_seed(4)
+    log_start = torch.log_softmax(torch.randn(2, 3, generator=generator, dtype=torch.float64), -1)
+    log_transition = torch.log_softmax(torch.randn(2, 3, 3, generator=generator, dtype=torch.float64), -1)
+    log_emission = torch.randn(2, 4, 1, 3, generator=generator, dtype=torch.float64)
+    ones = torch.ones(4, dtype=torch.long)
+    joint = log_start.unsqueeze(-2) + log_emission[..., 0, :]  # (2, 4, 3)
+    expected = torch.logsumexp(joint, -1)
+    for value in (inference.log_likelihood(log_start, log_transition, log_emission, ones),
+                  inference.forward(log_start, log_transition, log_emission, ones)[1]):
+        assert value.shape == (2, 4) and torch.allclose(value, expected, atol=1e-12)
+    gamma, _ = inference.posteriors(log_start, log_transition, log_emission, ones)
+    assert torch.allclose(gamma[..., 0, :], torch.softmax(joint, -1), atol=1e-12)
+    best, path = inference.viterbi(log_start, log_transition, log_emission, ones)
+    assert torch.equal(path[..., 0], joint.argmax(-1)) and torch.allclose(best, joint.amax(-1), atol=1e-12)
+
+    log_emission = torch.randn(3, 6, 1, generator=generator, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    zero = torch.zeros(1, dtype=torch.float64)
+    expected = torch.stack([log_emission[s, :length, 0].sum() for s, length in enumerate(lengths.tolist())])
+    assert torch.allclose(inference.log_likelihood(zero, zero.view(1, 1), log_emission, lengths), expected, atol=1e-12)
+    gamma, value = inference.posteriors(zero, zero.view(1, 1), log_emission, lengths)
+    assert torch.allclose(value, expected, atol=1e-12)
+    assert torch.allclose(gamma[..., 0], inference.valid_mask(lengths, 6).double(), atol=1e-12)
+    assert torch.equal(inference.viterbi(zero, zero.view(1, 1), log_emission, lengths)[1], torch.zeros(3, 6).long())
 
 
 START = np.array([0.6, 0.4])

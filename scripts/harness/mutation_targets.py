@@ -79,6 +79,8 @@ TARGETS: tuple[MutationTarget, ...] = (
                    ("tests/test_distributions.py", "tests/test_actor_critic.py", "tests/test_reinforce.py")),
     MutationTarget("normalization", ("ascentrl/agents/normalization.py",),
                    ("tests/test_normalization.py", "tests/test_actor_critic.py")),
+    MutationTarget("hmm_inference", ("ascentrl/applications/hmm_inference.py",),
+                   ("tests/test_hmm.py", "tests/test_mirror_ascent.py")),
     MutationTarget("extensive_evaluation", ("ascentrl/games/extensive/evaluation.py",),
                    ("tests/test_extensive_games.py", "tests/test_extensive_solvers.py")),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
