@@ -10,6 +10,7 @@ the subspace distance.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -188,3 +189,95 @@ def test_bad_number_of_players_is_refused(k):
     for method in (EigenGame, OjaSubspace, GeneralizedHebbian):
         with pytest.raises(ValueError, match="k must be an integer in"):
             method(10, k, lr=0.1)
+
+
+def test_the_number_of_players_may_be_anything_from_one_to_the_dimension():
+    for k in (1, 4):
+        assert EigenGame(4, k, lr=0.1).components.shape == (k, 4)
+    for k in (0, 5, 2.0, True):
+        with pytest.raises(ValueError, match=r"k must be an integer in \[1, d\] = \[1, 4\]"):
+            EigenGame(4, k, lr=0.1)
+    for lr in (0.0, -0.1, math.inf, math.nan):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            EigenGame(4, 2, lr=lr)
+
+
+def test_the_start_comes_from_the_seed_alone():
+    """Seed 0 by default; the global generator is neither used nor advanced."""
+    state = torch.get_rng_state()
+    first = EigenGame(6, 3, lr=0.1).components
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(99)
+    assert torch.equal(EigenGame(6, 3, lr=0.1, seed=0).components, first)
+    assert not torch.equal(EigenGame(6, 3, lr=0.1, seed=1).components, first)
+
+
+def test_metrics_refuse_estimates_and_truths_of_the_wrong_shapes():
+    truth = torch.eye(4)
+    for estimates, truths in ((torch.ones(4), truth), (torch.ones(2, 4), torch.ones(4)),
+                              (torch.ones(2, 3), truth), (torch.ones(5, 4), truth)):
+        for metric in (longest_streak, subspace_distance):
+            with pytest.raises(ValueError, match="need at least k true eigenvectors"):
+                metric(estimates, truths)
+
+
+def test_metrics_compute_in_float64_whatever_the_estimates_type():
+    """A float32 estimate is read exactly (promoted), not rounded through float32 arithmetic."""
+    truth = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)).Q.mT
+    estimates = (truth[:3] + 1e-3 * torch.randn(3, 6, generator=torch.Generator().manual_seed(1),
+                                                dtype=torch.float64)).float()
+    exact = estimates.double()
+    basis = torch.linalg.qr(exact.mT).Q
+    truth = truth.float()  # both in float32, read exactly in float64
+    expected = 1.0 - float(torch.linalg.matrix_norm(truth[:3].double() @ basis) ** 2) / 3
+    assert subspace_distance(estimates, truth) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_largest_eigenvalue_reads_the_first_rows_in_float64():
+    generator = torch.Generator().manual_seed(2)
+    data = torch.randn(1024, 5, generator=generator, dtype=torch.float64) * torch.tensor([3.0, 1.0, 1.0, 0.5, 0.2],
+                                                                                             dtype=torch.float64)
+    expected = float(torch.linalg.eigvalsh(data.mT @ data / 1024)[-1])
+    later = torch.full((10, 5), 1e3, dtype=torch.float64)  # rows past the first 1024 must not count
+    assert largest_eigenvalue(torch.cat([data, later])) == pytest.approx(expected, rel=1e-6)
+    assert largest_eigenvalue(torch.cat([data, later]).float()) == pytest.approx(
+        float(torch.linalg.eigvalsh(data.float().double().mT @ data.float().double() / 1024)[-1]), rel=1e-6)
+    assert largest_eigenvalue(torch.zeros(8, 3)) == 0.0
+
+
+def test_fit_streaming_records_the_monitor_every_hundred_steps_outside_the_timed_loop():
+    """The monitor sees the components every ``monitor_every`` steps (100 by default), and
+    ``seconds`` is the loop's wall time without the monitor's: every segment between monitor calls,
+    the last one after the final call included, is added up (checked within 20% of the wall time
+    minus the time spent in the monitor)."""
+    data, _, _ = planted_data(rows=1000, dim=6)
+    in_monitor, shapes = [], []
+
+    def slow_monitor(components: torch.Tensor) -> float:
+        entered = time.perf_counter()
+        shapes.append(tuple(components.shape))
+        time.sleep(0.01)
+        in_monitor.append(time.perf_counter() - entered)
+        return float(len(in_monitor))
+
+    def game() -> EigenGame:
+        return EigenGame(6, 2, lr=0.05, dtype=torch.float64)
+
+    start = time.perf_counter()
+    fit = fit_streaming(game(), data, batch_size=4, epochs=4, monitor=slow_monitor, monitor_every=400)
+    loop = time.perf_counter() - start - sum(in_monitor)
+    assert fit.steps == 1000 and fit.history == [(400, 1.0), (800, 2.0)]  # 200 steps after the last call
+    assert 0.8 * loop < fit.seconds <= loop
+    shapes.clear()
+    default_every = fit_streaming(game(), data, batch_size=4, epochs=1, monitor=slow_monitor)
+    assert [step for step, _ in default_every.history] == [100, 200] and shapes == [(2, 6), (2, 6)]
+    default_seed = fit_streaming(game(), data, batch_size=4, epochs=1)
+    assert torch.equal(default_seed.components, fit_streaming(game(), data, batch_size=4, epochs=1, seed=0).components)
+    assert default_seed.history == []
+
+
+def test_unit_rows_normalizes_the_last_dimension_of_any_batch():
+    vectors = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    rows = unit_rows(vectors)
+    assert torch.allclose(torch.linalg.vector_norm(rows, dim=-1), torch.ones(2, 3, dtype=torch.float64))
+    assert torch.allclose(rows * torch.linalg.vector_norm(vectors, dim=-1, keepdim=True), vectors)

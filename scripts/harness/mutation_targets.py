@@ -83,6 +83,7 @@ TARGETS: tuple[MutationTarget, ...] = (
                    ("tests/test_hmm.py", "tests/test_mirror_ascent.py")),
     MutationTarget("extensive_evaluation", ("ascentrl/games/extensive/evaluation.py",),
                    ("tests/test_extensive_games.py", "tests/test_extensive_solvers.py")),
+    MutationTarget("eigengame", ("ascentrl/applications/eigengame.py",), ("tests/test_eigengame.py",)),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
                    ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
