@@ -52,23 +52,29 @@ def composed(logits, values, minibatch, advantages, clip_range, value_clip_range
                        "clip_fraction": fraction, "log_probs": log_probs}
 
 
+def composed_and_node(logits, values, minibatch, advantages, clip_range, value_clip_range):
+    """``(J, parts, dJ/dlogits, dJ/dvalues)`` from the composition, then from the node."""
+    results = []
+    for node in (False, True):
+        z, v = logits.clone().requires_grad_(), values.clone().requires_grad_()
+        if node:
+            objective, parts = categorical_actor_critic_objective(
+                z, v, minibatch, advantages, clip_range=clip_range, value_clip_range=value_clip_range,
+                value_coef=VALUE_COEF, entropy_coef=ENTROPY_COEF)
+        else:
+            objective, parts = composed(z, v, minibatch, advantages, clip_range, value_clip_range)
+        objective.backward()
+        results.append((objective.detach(), {name: part.detach() for name, part in parts.items()}, z.grad, v.grad))
+    return results
+
+
 @pytest.mark.parametrize("value_clip_range", [None, 0.25], ids=["plain-value", "clipped-value"])
 @pytest.mark.parametrize("clip_range", [None, 0.2], ids=["a2c", "ppo"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_objective_and_gradient_equal_autograd_on_the_composition(seed, clip_range, value_clip_range):
     logits, values, minibatch, advantages = make_minibatch(seed)
-    results = []
-    for function in (composed, None):
-        z, v = logits.clone().requires_grad_(), values.clone().requires_grad_()
-        if function is None:
-            objective, parts = categorical_actor_critic_objective(
-                z, v, minibatch, advantages, clip_range=clip_range, value_clip_range=value_clip_range,
-                value_coef=VALUE_COEF, entropy_coef=ENTROPY_COEF)
-        else:
-            objective, parts = function(z, v, minibatch, advantages, clip_range, value_clip_range)
-        objective.backward()
-        results.append((objective.detach(), {name: part.detach() for name, part in parts.items()}, z.grad, v.grad))
-    (reference, reference_parts, reference_logits, reference_values), (ours, parts, grad_logits, grad_values) = results
+    (reference, reference_parts, reference_logits, reference_values), (ours, parts, grad_logits, grad_values) = (
+        composed_and_node(logits, values, minibatch, advantages, clip_range, value_clip_range))
     torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
     for name, part in reference_parts.items():
         torch.testing.assert_close(parts[name], part.to(parts[name].dtype), rtol=0, atol=1e-12)
@@ -138,19 +144,8 @@ def test_float32_networks_with_float64_advantages_get_the_composed_gradient():
     """Mixed precision (a float32 network, float64 advantages and returns) is promoted as the
     composition of torch operations promotes it."""
     logits, values, minibatch, advantages = make_minibatch(6)
-    logits, values = logits.float(), values.float()
-    gradients = []
-    for ours in (False, True):
-        z, v = logits.clone().requires_grad_(), values.clone().requires_grad_()
-        if ours:
-            objective, _ = categorical_actor_critic_objective(
-                z, v, minibatch, advantages, clip_range=0.2, value_clip_range=0.25, value_coef=VALUE_COEF,
-                entropy_coef=ENTROPY_COEF)
-        else:
-            objective, _ = composed(z, v, minibatch, advantages, 0.2, 0.25)
-        objective.backward()
-        gradients.append((z.grad, v.grad))
-    (reference_logits, reference_values), (grad_logits, grad_values) = gradients
+    (*_, reference_logits, reference_values), (*_, grad_logits, grad_values) = composed_and_node(
+        logits.float(), values.float(), minibatch, advantages, 0.2, 0.25)
     assert grad_logits.dtype == torch.float32 and grad_values.dtype == torch.float32
     torch.testing.assert_close(grad_logits, reference_logits, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(grad_values, reference_values, rtol=1e-5, atol=1e-6)

@@ -184,19 +184,16 @@ def test_largest_eigenvalue_matches_eigh():
     assert largest_eigenvalue(data) == pytest.approx(eigenvalues[0], rel=1e-6)
 
 
-@pytest.mark.parametrize("k", [0, 11, 2.5])
+@pytest.mark.parametrize("k", [0, 11, 2.5, 2.0, True])
 def test_bad_number_of_players_is_refused(k):
     for method in (EigenGame, OjaSubspace, GeneralizedHebbian):
-        with pytest.raises(ValueError, match="k must be an integer in"):
+        with pytest.raises(ValueError, match=r"k must be an integer in \[1, d\] = \[1, 10\]"):
             method(10, k, lr=0.1)
 
 
 def test_the_number_of_players_may_be_anything_from_one_to_the_dimension():
     for k in (1, 4):
         assert EigenGame(4, k, lr=0.1).components.shape == (k, 4)
-    for k in (0, 5, 2.0, True):
-        with pytest.raises(ValueError, match=r"k must be an integer in \[1, d\] = \[1, 4\]"):
-            EigenGame(4, k, lr=0.1)
     for lr in (0.0, -0.1, math.inf, math.nan):
         with pytest.raises(ValueError, match="lr must be a finite number > 0"):
             EigenGame(4, 2, lr=lr)
