@@ -41,8 +41,8 @@ class MutateConfig:
     """Which targets, and whether to run them or only report."""
 
     targets: tuple[str, ...] = ()
-    """Target names (default: all): returns, update_rules, ascent, escape, payoffs, simplex, zero_sum,
-    dynamics, reinforce_objective, actor_critic_objective, multiagent_objectives."""
+    """Target names (default: all), as in scripts/harness/mutation_targets.py; an unknown name is refused
+    with the list."""
     report: bool = False
     """Only print the table of the last runs."""
     verify: bool = True

@@ -267,7 +267,7 @@ class GaussianMixture:
         weights = copied_tensor(weights, dtype)
         if weights.dim() != 1 or not bool((weights > 0).all()):
             raise ValueError("weights must be a 1-D tensor of positive numbers")
-        model = cls(weights.shape[0], covariance_type=covariance_type, n_restarts=1, dtype=dtype)
+        model = cls(weights.shape[0], covariance_type=covariance_type, dtype=dtype)
         model._log_weights = torch.log(weights / weights.sum())
         model._gaussians = parameters_from_covariances(copied_tensor(means, dtype), copied_tensor(covariances, dtype),
                                                        covariance_type)

@@ -84,6 +84,9 @@ TARGETS: tuple[MutationTarget, ...] = (
     MutationTarget("extensive_evaluation", ("ascentrl/games/extensive/evaluation.py",),
                    ("tests/test_extensive_games.py", "tests/test_extensive_solvers.py")),
     MutationTarget("eigengame", ("ascentrl/applications/eigengame.py",), ("tests/test_eigengame.py",)),
+    MutationTarget("mixtures", ("ascentrl/applications/mixtures.py",),
+                   ("tests/test_mixtures.py", "tests/test_mixture_contracts.py", "tests/test_likelihood_gaussian.py",
+                    "tests/test_mirror_ascent.py")),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
                    ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
