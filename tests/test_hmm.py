@@ -311,3 +311,10 @@ def test_bad_input_is_refused_with_a_reason():
         CategoricalHMM(2, n_symbols=3).fit([0, 1, 3, 1])
     with pytest.raises(RuntimeError, match="not fitted"):
         GaussianHMM(2).predict(x)
+
+
+def test_a_model_made_from_parameters_refits_with_the_defaults_of_a_new_one():
+    gaussian = GaussianHMM.from_parameters(START, TRANSITION, MEANS, COVARIANCES)
+    assert gaussian.settings == GaussianHMM(2).settings and gaussian.settings.n_restarts == 10
+    categorical = CategoricalHMM.from_parameters(START, TRANSITION, [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    assert categorical.settings == CategoricalHMM(2, n_symbols=3).settings

@@ -83,6 +83,7 @@ def test_from_parameters_normalizes_the_weights_and_keeps_the_dtype_and_covarian
     x = np.random.default_rng(3).normal(size=(50, 2)) * 2
     model = GaussianMixture.from_parameters(4 * WEIGHTS, MEANS, COVARIANCES)
     assert model.weights_.numpy() == pytest.approx(WEIGHTS, abs=1e-15)
+    assert model.settings == GaussianMixture(3).settings  # a refit uses a new model's defaults
     assert model.score_samples(x).numpy() == pytest.approx(scipy_log_likelihoods(x, WEIGHTS, MEANS, COVARIANCES),
                                                            abs=1e-10)
     single = GaussianMixture.from_parameters(WEIGHTS, MEANS, COVARIANCES, dtype=torch.float32)

@@ -322,7 +322,7 @@ class GaussianHMM(_HiddenMarkovModel):
                         covariance_type: str = "full", dtype: torch.dtype = torch.float64) -> GaussianHMM:
         """A model with known parameters, e.g. to score, decode or sample."""
         means = copied_tensor(means, dtype)
-        model = cls(means.shape[0], covariance_type=covariance_type, n_restarts=1, dtype=dtype)
+        model = cls(means.shape[0], covariance_type=covariance_type, dtype=dtype)
         model._set_chain(start, transition)
         model._gaussians = parameters_from_covariances(means, copied_tensor(covariances, dtype),
                                                        covariance_type)
@@ -419,7 +419,7 @@ class CategoricalHMM(_HiddenMarkovModel):
         emission = torch.as_tensor(emission, dtype=dtype)
         if emission.dim() != 2 or bool((emission < 0).any()):
             raise ValueError("emission must be a (K, M) matrix of non-negative probabilities")
-        model = cls(emission.shape[0], n_symbols=emission.shape[1], n_restarts=1, dtype=dtype)
+        model = cls(emission.shape[0], n_symbols=emission.shape[1], dtype=dtype)
         model._set_chain(start, transition)
         model._log_emission_probabilities = torch.log(emission / emission.sum(-1, keepdim=True))
         return model
