@@ -249,7 +249,7 @@ def ascend_likelihood(
         if not bool(torch.isfinite(values[watch.alive]).all()):
             restart = int(torch.nonzero(watch.alive & ~torch.isfinite(values.detach()))[0])
             raise FloatingPointError(
-                f"the log-likelihood of restart {restart} became {float(values[restart]):g} at step {step}; "
+                f"the log-likelihood of restart {restart} became {float(values.detach()[restart]):g} at step {step}; "
                 "try a smaller lr")
         values[watch.alive].sum().backward()
         optimizer.step()

@@ -87,6 +87,8 @@ TARGETS: tuple[MutationTarget, ...] = (
     MutationTarget("mixtures", ("ascentrl/applications/mixtures.py",),
                    ("tests/test_mixtures.py", "tests/test_mixture_contracts.py", "tests/test_likelihood_gaussian.py",
                     "tests/test_mirror_ascent.py")),
+    MutationTarget("fitting", ("ascentrl/applications/fitting.py",),
+                   ("tests/test_fitting.py", "tests/test_mirror_ascent.py", "tests/test_mixtures.py")),
     MutationTarget("multiagent_objectives", ("ascentrl/agents/multiagent_objectives.py",),
                    ("tests/test_multiagent.py", "tests/test_multiagent_objectives.py", "tests/test_multiagent_ppo.py")),
 )
