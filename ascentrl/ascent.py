@@ -285,58 +285,60 @@ class Ascent(Optimizer):
             state["exp_avg"] = torch.zeros_like(param, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
         """Take one ascent step; ``closure`` (optional) re-evaluates J and calls ``J.backward()``.
 
         Returns the closure's value (the objective), if a closure was given.
         """
-        objective = None
-        if closure is not None:
-            with torch.enable_grad():
-                objective = closure()
+        with torch.no_grad():
+            objective = None
+            if closure is not None:
+                with torch.enable_grad():
+                    objective = closure()
 
-        batches = [self._collect(group) for group in self.param_groups]
-        grad_norm: float | None = None
-        if self.nonfinite != "ignore" or self._norm_needed_by_options():
-            grad_norm = gradients.gradient_norm(batches)
-            if self.nonfinite != "ignore" and not math.isfinite(grad_norm):
-                culprit = gradients.first_nonfinite(self.param_groups)
-                if culprit is None:  # finite gradients whose fast norm overflowed
-                    grad_norm = gradients.exact_gradient_norm(batches)
-                if culprit is not None or not math.isfinite(grad_norm):
-                    if self.nonfinite == "raise":
-                        raise NonFiniteGradientError(self._describe_nonfinite(culprit))
-                    self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, None, True, False)
-                    return objective
+            batches = [self._collect(group) for group in self.param_groups]
+            grad_norm: float | None = None
+            if self.nonfinite != "ignore" or self._norm_needed_by_options():
+                grad_norm = gradients.gradient_norm(batches)
+                if self.nonfinite != "ignore" and not math.isfinite(grad_norm):
+                    culprit = gradients.first_nonfinite(self.param_groups)
+                    if culprit is None:  # finite gradients whose fast norm overflowed
+                        grad_norm = gradients.exact_gradient_norm(batches)
+                    if culprit is not None or not math.isfinite(grad_norm):
+                        if self.nonfinite == "raise":
+                            raise NonFiniteGradientError(self._describe_nonfinite(culprit))
+                        self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, None, True,
+                                                    False)
+                        return objective
 
-        escape = self.escape
-        updated = None
-        if escape is not None or self.track_update_norm:
-            updated = [param for batch in batches for param in batch.params]
-        before = [param.clone() for param in updated] if self.track_update_norm else None
+            escape = self.escape
+            updated = None
+            if escape is not None or self.track_update_norm:
+                updated = [param for batch in batches for param in batch.params]
+            before = [param.clone() for param in updated] if self.track_update_norm else None
 
-        for batch in batches:
-            group = batch.group
-            if group["clip_value"] is not None or group["clip_norm"] is not None:
-                self._clip(batch)
-            for bucket in batch.buckets:
-                grads = bucket.grads if escape is None else escape.transform_gradients(bucket.grads, self.steps)
-                new_buffers = (batch.rule == "sgd" and group["momentum"]
-                               and any(buffer is None for buffer in bucket.state_lists[0]))
-                paths.update_bucket(group, batch.rule, bucket.device, bucket.params, grads, bucket.state_lists)
-                if new_buffers:  # SGD made momentum buffers in place of None: keep them in the state
-                    self._store_momentum_buffers(bucket.params, bucket.state_lists[0])
+            for batch in batches:
+                group = batch.group
+                if group["clip_value"] is not None or group["clip_norm"] is not None:
+                    self._clip(batch)
+                for bucket in batch.buckets:
+                    grads = bucket.grads if escape is None else escape.transform_gradients(bucket.grads, self.steps)
+                    new_buffers = (batch.rule == "sgd" and group["momentum"]
+                                   and any(buffer is None for buffer in bucket.state_lists[0]))
+                    paths.update_bucket(group, batch.rule, bucket.device, bucket.params, grads, bucket.state_lists)
+                    if new_buffers:  # SGD made momentum buffers in place of None: keep them in the state
+                        self._store_momentum_buffers(bucket.params, bucket.state_lists[0])
 
-        perturbed = False
-        if escape is not None:
-            perturbed = escape.after_update(updated, grad_norm, self.steps)
-        update_norm = None
-        if before is not None:
-            update_norm = math.sqrt(gradients.squared_norm(torch._foreach_sub(updated, before))) if updated else 0.0
-        self.steps += 1
-        self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False, perturbed)
-        return objective
+            perturbed = False
+            if escape is not None:
+                perturbed = escape.after_update(updated, grad_norm, self.steps)
+            update_norm = None
+            if before is not None:
+                update_norm = math.sqrt(gradients.squared_norm(torch._foreach_sub(updated, before))) if updated else 0.0
+            self.steps += 1
+            self.last_stats = StepStats(self.steps, self.param_groups[0]["lr"], grad_norm, update_norm, False,
+                                        perturbed)
+            return objective
 
     def _norm_needed_by_options(self) -> bool:
         """Whether clipping or the escape strategy needs ‖∇J‖ (the NaN/inf check always does)."""

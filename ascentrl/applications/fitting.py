@@ -164,7 +164,6 @@ class _CollapseWatch:
         self.frozen = [parameter.detach().clone() for parameter in parameters]
         self.collapses: list[Collapse] = []
 
-    @torch.no_grad()
     def drop(self, collapsed: Tensor, step: int, describe: Callable[[int, int], str]) -> None:
         """Drop the live restarts that have a ``True`` in ``collapsed`` ``(R, K)``.
 
@@ -179,15 +178,16 @@ class _CollapseWatch:
         self.alive &= ~newly
         if self.settings.on_collapse == "raise" or not bool(self.alive.any()):
             raise self._error(everything=not bool(self.alive.any()))
-        for parameter, copy in zip(self.parameters, self.frozen):
-            copy[newly] = parameter[newly]
+        with torch.no_grad():
+            for parameter, copy in zip(self.parameters, self.frozen):
+                copy[newly] = parameter[newly]
 
-    @torch.no_grad()
     def restore(self) -> None:
         """Put the dropped restarts back where they were caught (the optimizer moved them)."""
         if self.collapses:
-            for parameter, copy in zip(self.parameters, self.frozen):
-                parameter[~self.alive] = copy[~self.alive]
+            with torch.no_grad():
+                for parameter, copy in zip(self.parameters, self.frozen):
+                    parameter[~self.alive] = copy[~self.alive]
 
     def _error(self, everything: bool) -> CovarianceCollapseError:
         first = self.collapses[0]
@@ -306,7 +306,6 @@ STEP_GROWTH = 4.0
 """Factor by which a restart's SQUAREM step-length cap grows or shrinks (see mirror_ascend_likelihood)."""
 
 
-@torch.no_grad()
 def mirror_ascend_likelihood(
     parameters: list[Tensor],
     evaluate: Callable[[], tuple[Tensor, Tensor]],
@@ -351,95 +350,96 @@ def mirror_ascend_likelihood(
             ``lr`` is not used.
         precision_traces, unit: as in :func:`ascend_likelihood`.
     """
-    n_restarts = parameters[0].shape[0]
-    watch = _CollapseWatch(parameters, settings, unit)
-    history = torch.empty(settings.max_steps, n_restarts, dtype=parameters[0].dtype)
-    per_iteration = replace(settings, window=1)
+    with torch.no_grad():
+        n_restarts = parameters[0].shape[0]
+        watch = _CollapseWatch(parameters, settings, unit)
+        history = torch.empty(settings.max_steps, n_restarts, dtype=parameters[0].dtype)
+        per_iteration = replace(settings, window=1)
 
-    def describe(restart: int, component: int) -> str:
-        return (f"the points it explains have variance below min_variance = {settings.min_variance:g} along some "
-                "direction, so shrinking onto them raises the likelihood without bound")
+        def describe(restart: int, component: int) -> str:
+            return (f"the points it explains have variance below min_variance = {settings.min_variance:g} along some "
+                    "direction, so shrinking onto them raises the likelihood without bound")
 
-    def move(step: int, here: tuple[Tensor, Tensor]) -> None:
-        """The unit step from the parameters, where ``evaluate()`` gave ``here``."""
-        targets, collapsed = unit_step(here[1])
-        watch.drop(collapsed, step, describe)
-        for parameter, target in zip(parameters, targets):
-            parameter.copy_(target)
-        watch.restore()
-
-    def snapshot() -> list[Tensor]:
-        return [parameter.clone() for parameter in parameters]
-
-    def reset_where(mask: Tensor, values: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """Put the restarts in ``mask`` back to ``values``; evaluate where everything now is."""
-        for parameter, value in zip(parameters, values):
-            parameter[mask] = value[mask]
-        return evaluate()
-
-    def per_restart(factor: Tensor, like: Tensor) -> Tensor:
-        return factor.view(-1, *[1] * (like.dim() - 1))
-
-    here = evaluate()
-    longest = torch.ones(n_restarts, dtype=here[0].dtype)  # a_max of every restart
-    converged = False
-    steps = iterations = 0
-    while steps + 3 <= settings.max_steps:
-        start = snapshot()
-        move(steps + 1, here)
-        first = snapshot()
-        move(steps + 2, evaluate())
-        second = snapshot()
-        r = [a - b for a, b in zip(first, start)]
-        v = [c - a - d for c, a, d in zip(second, first, r)]
-        r_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in r))
-        v_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in v))
-        length = torch.minimum((r_norm / v_norm.clamp_min(torch.finfo(r_norm.dtype).tiny)).clamp_min(1.0), longest)
-        for parameter, origin, step_r, step_v in zip(parameters, start, r, v):
-            parameter.copy_(origin + 2 * per_restart(length, origin) * step_r
-                            + per_restart(length.square(), origin) * step_v)
-        watch.restore()
-        extrapolated = evaluate()
-        fell = watch.alive & ~torch.isfinite(extrapolated[0])  # too far: nothing to take a unit step from
-        if bool(fell.any()):
-            extrapolated = reset_where(fell, second)
-        move(steps + 3, extrapolated)
-        arrived = evaluate()
-        fell |= watch.alive & ~(arrived[0] >= here[0])  # NaN counts as a fall
-        if bool(fell.any()):
-            move(steps + 3, reset_where(fell, second))
-            arrived = evaluate()
-        at_cap = length >= longest
-        longest = torch.where(at_cap & ~fell, longest * STEP_GROWTH,
-                              torch.where(at_cap & fell, (longest / STEP_GROWTH).clamp_min(1.0), longest))
-        steps += 3
-        here = arrived
-        values = here[0]
-        if not bool(torch.isfinite(values[watch.alive]).all()):
-            restart = int(torch.nonzero(watch.alive & ~torch.isfinite(values))[0])
-            raise FloatingPointError(f"the log-likelihood of restart {restart} became {float(values[restart]):g} "
-                                     f"at step {steps}")
-        history[iterations] = values
-        iterations += 1
-        if precision_traces is not None:
-            traces = precision_traces()
-            watch.drop(traces > 1 / settings.min_variance, steps, lambda r, k, traces=traces: (
-                f"tr Σ⁻¹ = {float(traces[r, k]):.3g} > 1/min_variance = {1 / settings.min_variance:.3g} "
-                "in standardized units"))
+        def move(step: int, here: tuple[Tensor, Tensor]) -> None:
+            """The unit step from the parameters, where ``evaluate()`` gave ``here``."""
+            targets, collapsed = unit_step(here[1])
+            watch.drop(collapsed, step, describe)
+            for parameter, target in zip(parameters, targets):
+                parameter.copy_(target)
             watch.restore()
-        if iterations > 1 and _finished(history[iterations - 2:iterations], watch.alive, per_iteration,
-                                        (settings.max_steps - steps) // 3):
-            converged = True
-            break
-    while not converged and steps < settings.max_steps:  # what is left of the budget: plain unit steps
-        steps += 1
-        move(steps, here)
+
+        def snapshot() -> list[Tensor]:
+            return [parameter.clone() for parameter in parameters]
+
+        def reset_where(mask: Tensor, values: list[Tensor]) -> tuple[Tensor, Tensor]:
+            """Put the restarts in ``mask`` back to ``values``; evaluate where everything now is."""
+            for parameter, value in zip(parameters, values):
+                parameter[mask] = value[mask]
+            return evaluate()
+
+        def per_restart(factor: Tensor, like: Tensor) -> Tensor:
+            return factor.view(-1, *[1] * (like.dim() - 1))
+
         here = evaluate()
-        history[iterations] = here[0]
-        iterations += 1
-    final = torch.where(watch.alive, here[0], torch.full_like(here[0], -float("inf")))
-    return FitTrace(objectives=final, best_restart=int(final.argmax()), steps=steps, converged=converged,
-                    history=history[:iterations].clone(), collapses=tuple(watch.collapses))
+        longest = torch.ones(n_restarts, dtype=here[0].dtype)  # a_max of every restart
+        converged = False
+        steps = iterations = 0
+        while steps + 3 <= settings.max_steps:
+            start = snapshot()
+            move(steps + 1, here)
+            first = snapshot()
+            move(steps + 2, evaluate())
+            second = snapshot()
+            r = [a - b for a, b in zip(first, start)]
+            v = [c - a - d for c, a, d in zip(second, first, r)]
+            r_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in r))
+            v_norm = torch.sqrt(sum(t.square().flatten(1).sum(1) for t in v))
+            length = torch.minimum((r_norm / v_norm.clamp_min(torch.finfo(r_norm.dtype).tiny)).clamp_min(1.0), longest)
+            for parameter, origin, step_r, step_v in zip(parameters, start, r, v):
+                parameter.copy_(origin + 2 * per_restart(length, origin) * step_r
+                                + per_restart(length.square(), origin) * step_v)
+            watch.restore()
+            extrapolated = evaluate()
+            fell = watch.alive & ~torch.isfinite(extrapolated[0])  # too far: nothing to take a unit step from
+            if bool(fell.any()):
+                extrapolated = reset_where(fell, second)
+            move(steps + 3, extrapolated)
+            arrived = evaluate()
+            fell |= watch.alive & ~(arrived[0] >= here[0])  # NaN counts as a fall
+            if bool(fell.any()):
+                move(steps + 3, reset_where(fell, second))
+                arrived = evaluate()
+            at_cap = length >= longest
+            longest = torch.where(at_cap & ~fell, longest * STEP_GROWTH,
+                                  torch.where(at_cap & fell, (longest / STEP_GROWTH).clamp_min(1.0), longest))
+            steps += 3
+            here = arrived
+            values = here[0]
+            if not bool(torch.isfinite(values[watch.alive]).all()):
+                restart = int(torch.nonzero(watch.alive & ~torch.isfinite(values))[0])
+                raise FloatingPointError(f"the log-likelihood of restart {restart} became {float(values[restart]):g} "
+                                         f"at step {steps}")
+            history[iterations] = values
+            iterations += 1
+            if precision_traces is not None:
+                traces = precision_traces()
+                watch.drop(traces > 1 / settings.min_variance, steps, lambda r, k, traces=traces: (
+                    f"tr Σ⁻¹ = {float(traces[r, k]):.3g} > 1/min_variance = {1 / settings.min_variance:.3g} "
+                    "in standardized units"))
+                watch.restore()
+            if iterations > 1 and _finished(history[iterations - 2:iterations], watch.alive, per_iteration,
+                                            (settings.max_steps - steps) // 3):
+                converged = True
+                break
+        while not converged and steps < settings.max_steps:  # what is left of the budget: plain unit steps
+            steps += 1
+            move(steps, here)
+            here = evaluate()
+            history[iterations] = here[0]
+            iterations += 1
+        final = torch.where(watch.alive, here[0], torch.full_like(here[0], -float("inf")))
+        return FitTrace(objectives=final, best_restart=int(final.argmax()), steps=steps, converged=converged,
+                        history=history[:iterations].clone(), collapses=tuple(watch.collapses))
 
 
 def record_fit(model: Any, trace: FitTrace, log_jacobian: float) -> None:
