@@ -18,11 +18,14 @@ from ascentrl.applications.gaussian import (
     Standardizer,
     covariances,
     gaussian_log_density,
+    gaussian_unit_step,
+    moments_from_statistics,
     natural_coefficients,
     parameters_from_covariances,
     precision_cholesky,
     precision_trace,
     sample_gaussians,
+    smallest_variance,
     smallest_variances,
     sufficient_statistics,
     weighted_moments,
@@ -246,3 +249,86 @@ def test_padding_round_trip():
     assert padded[0, 1:].abs().sum() == 0 and padded[2, 2].abs().sum() == 0
     assert torch.equal(padded[1, :3], x[1:4])
     assert torch.equal(unpad(padded, lengths), x)
+
+
+def test_batched_densities_and_traces_match_scipy_and_numpy_for_every_gaussian():
+    # parameters with two leading dimensions, (R, K) = (2, 3), in 3-D: each Gaussian on its own
+    rng = np.random.default_rng(11)
+    means = rng.normal(size=(2, 3, 3))
+    covariance = random_covariances(rng, 6, 3).reshape(2, 3, 3, 3)
+    points = rng.normal(size=(7, 3))
+    parameters = parameters_from_covariances(torch.tensor(means), torch.tensor(covariance), "full")
+    densities = gaussian_log_density(torch.tensor(points), parameters).numpy()
+    traces = precision_trace(parameters).numpy()
+    assert densities.shape == (2, 3, 7) and traces.shape == (2, 3)
+    for r in range(2):
+        for k in range(3):
+            assert densities[r, k] == pytest.approx(multivariate_normal(means[r, k], covariance[r, k]).logpdf(points),
+                                                    abs=1e-10)
+            assert traces[r, k] == pytest.approx(np.trace(np.linalg.inv(covariance[r, k])), rel=1e-10)
+
+
+def test_smallest_variance_is_per_gaussian():
+    variances = torch.tensor([[[1.0, 0.2, 3.0], [5.0, 4.0, 6.0]]], dtype=torch.float64)
+    assert smallest_variance(variances, "diag").tolist() == [[0.2, 4.0]]
+    matrices = torch.diag_embed(variances)
+    assert smallest_variance(matrices, "full").numpy() == pytest.approx(np.array([[0.2, 4.0]]), abs=1e-12)
+
+
+def test_draws_are_the_mean_plus_the_inverse_transposed_factor_times_float64_normals():
+    rng = np.random.default_rng(12)
+    means = rng.normal(size=(2, 3))
+    covariance = random_covariances(rng, 2, 3)
+    parameters = parameters_from_covariances(torch.tensor(means), torch.tensor(covariance), "full")
+    which = torch.tensor([1, 0, 1, 1])
+    draws = sample_gaussians(parameters, which, torch.Generator().manual_seed(5)).numpy()
+    normals = torch.randn(4, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64).numpy()
+    for n, k in enumerate(which.tolist()):
+        factor = np.linalg.cholesky(np.linalg.inv(covariance[k]))  # lower, Σ⁻¹ = P Pᵀ
+        assert draws[n] == pytest.approx(means[k] + np.linalg.solve(factor.T, normals[n]), abs=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_moments_from_statistics_of_an_unbatched_set_of_weightings(covariance_type):
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(20, 3))
+    weights = rng.random((4, 20))  # (K, N): no restart dimension
+    expected = torch.tensor(weights) @ sufficient_statistics(torch.tensor(x), covariance_type)
+    counts, means, covariance = moments_from_statistics(expected, 3, covariance_type)
+    for k in range(4):
+        w = weights[k]
+        mean = (w[:, None] * x).sum(0) / w.sum()
+        matrix = ((x - mean).T * w) @ (x - mean) / w.sum()
+        assert counts[k].item() == pytest.approx(w.sum(), rel=1e-12)
+        assert means[k].numpy() == pytest.approx(mean, abs=1e-12)
+        wanted = matrix if covariance_type == "full" else np.diag(matrix)
+        assert covariance[k].numpy() == pytest.approx(wanted, abs=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_a_collapsed_gaussian_is_matched_to_the_identity_and_flagged(covariance_type):
+    # weightings of 2-D points: one on a single repeated point (collapsed), one on spread points
+    x = torch.tensor([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [0.0, 0.0], [2.0, 1.0], [-1.0, 3.0]], dtype=torch.float64)
+    weights = torch.tensor([[[1.0, 1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]], dtype=torch.float64)
+    expected = weights @ sufficient_statistics(x, covariance_type)
+    counts, gaussians, collapsed = gaussian_unit_step(expected, 2, covariance_type, min_variance=1e-8)
+    assert collapsed.tolist() == [[True, False]] and counts.tolist() == [[3.0, 3.0]]
+    matched = covariances(gaussians)[0]
+    spread = x[3:].numpy()
+    truth = np.cov(spread.T, bias=True)
+    identity = np.eye(2) if covariance_type == "full" else np.ones(2)
+    assert matched[0].numpy() == pytest.approx(identity, abs=1e-12)
+    assert matched[1].numpy() == pytest.approx(truth if covariance_type == "full" else np.diag(truth), abs=1e-12)
+    assert gaussians.means[0, 0].tolist() == pytest.approx([1.0, 2.0])
+
+
+def test_standardizer_of_a_constant_feature_and_of_one_or_two_points():
+    x = torch.tensor([[1.0, 5.0], [3.0, 5.0]], dtype=torch.float64)  # the second feature is constant
+    two = Standardizer(x)
+    assert two.scale.tolist() == [1.0, 1.0] and two.location.tolist() == [2.0, 5.0]
+    assert two.transform(x).tolist() == [[-1.0, 0.0], [1.0, 0.0]]
+    assert two.log_jacobian == 0.0
+    spread = Standardizer(torch.tensor([[1.0, 5.0], [5.0, 8.0]], dtype=torch.float64))
+    assert spread.scale.tolist() == [2.0, 1.5] and spread.log_jacobian == pytest.approx(-np.log(3.0), rel=1e-15)
+    one = Standardizer(torch.tensor([[4.0, -2.0]], dtype=torch.float64))
+    assert one.scale.tolist() == [1.0, 1.0] and one.location.tolist() == [4.0, -2.0]

@@ -335,7 +335,7 @@ class Standardizer:
 
     def __init__(self, x: Tensor) -> None:
         self.location = x.mean(0)
-        scale = x.std(0, correction=0) if x.shape[0] > 1 else torch.ones_like(self.location)
+        scale = x.std(0, correction=0)  # 0 for a constant feature, and for every feature of a single point
         self.scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         self.log_jacobian = float(-torch.log(self.scale).sum())
 
