@@ -5,7 +5,10 @@ Checked: the settings' validation and their full-batch/mirror rules, ``log_frequ
 are scripted step by step while their gradient is a known constant or a quadratic's — so every
 step's learning rate, the plateau schedule, the convergence band, the "hopeless trailer" rule, the
 collapse watch (records, freezing, errors and their messages), the end-of-fit variance check, the
-non-finite guard and the minibatch order can each be predicted exactly.
+non-finite guard and the minibatch order can each be predicted exactly. :func:`mirror_ascend_likelihood` is
+driven by hand-built unit steps (affine contractions, a halving, a translation that resets) whose iterates
+are known in closed form or follow from its documented SQUAREM rule written out in numpy, with objectives
+that refuse chosen steps and collapse masks and precision traces raised at chosen unit steps.
 
 Truths used: the documented NAdam rule (Dozat's Nesterov form of Adam) and the documented plateau
 rule (ReduceLROnPlateau: halve after ``patience`` steps without a rise of ``tol/window`` in the
@@ -25,7 +28,15 @@ import torch
 from torch import Tensor
 
 from ascentrl.applications import AscentSettings, CovarianceCollapseError
-from ascentrl.applications.fitting import Collapse, FitTrace, ascend_likelihood, log_frequencies, record_fit
+from ascentrl.applications.fitting import (
+    STEP_GROWTH,
+    Collapse,
+    FitTrace,
+    ascend_likelihood,
+    log_frequencies,
+    mirror_ascend_likelihood,
+    record_fit,
+)
 
 BETA1, BETA2, EPS = 0.9, 0.99, 1e-8  # the NAdam the fit documents (Ascent's default eps)
 
@@ -516,3 +527,399 @@ def test_a_batch_as_large_as_the_data_is_full_batch():
     trace = ascend_likelihood([scripted.theta], scripted, 5, AscentSettings(n_restarts=1, tol=0.0, batch_size=5),
                               torch.Generator())
     assert scripted.batches == [None] * (trace.steps + 1) and trace.converged and trace.steps == 11
+
+
+# ------------------------------------------------------------------------------------------ mirror ascent
+class Contraction:
+    """A model for :func:`mirror_ascend_likelihood` whose unit step is, for restart ``r``, the affine
+    contraction ``θ ↦ c_r + A_r (θ − c_r)`` of its flattened parameters — two tensors, ``(R, 2)`` and
+    ``(R, 1, 2)``, so the step lengths are taken over both — and whose objective is ``J(θ) = −‖θ − c_r‖²``
+    unless ``objective`` is given (numpy ``(R, 4) -> (R,)``, told the 0-based evaluate call). Records where
+    every evaluate and every unit step was; ``collapse(call)`` is the ``(R, K)`` mask of unit step ``call``
+    (1-based)."""
+
+    def __init__(self, maps: np.ndarray, centres: np.ndarray, start: np.ndarray,
+                 objective: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                 collapse: Callable[[int], np.ndarray] | None = None) -> None:
+        self.maps, self.centres = np.asarray(maps, dtype=float), np.asarray(centres, dtype=float)
+        start = np.asarray(start, dtype=float)
+        self.n = len(start)
+        self.objective = objective or (lambda theta, call: -np.square(theta - self.centres).sum(1))
+        self.collapse = collapse
+        self.first = torch.tensor(start[:, :2])
+        self.second = torch.tensor(start[:, 2:]).reshape(self.n, 1, 2)
+        self.evaluated: list[np.ndarray] = []
+        self.stepped_from: list[np.ndarray] = []
+
+    def step(self, theta: np.ndarray) -> np.ndarray:
+        return self.centres + np.einsum("rij,rj->ri", self.maps, theta - self.centres)
+
+    def flat(self) -> np.ndarray:
+        return np.concatenate([self.first.numpy(), self.second.reshape(self.n, -1).numpy()], 1)
+
+    def evaluate(self) -> tuple[Tensor, Tensor]:
+        theta = self.flat()
+        self.evaluated.append(theta)
+        return torch.from_numpy(self.objective(theta, len(self.evaluated) - 1)), torch.from_numpy(theta.copy())
+
+    def unit_step(self, posteriors: Tensor) -> tuple[list[Tensor], Tensor]:
+        theta = posteriors.numpy().copy()
+        self.stepped_from.append(theta)
+        target = self.step(theta)
+        mask = np.zeros((self.n, 1), dtype=bool) if self.collapse is None else self.collapse(len(self.stepped_from))
+        return ([torch.from_numpy(target[:, :2].copy()), torch.from_numpy(target[:, 2:].reshape(self.n, 1, 2).copy())],
+                torch.as_tensor(mask))
+
+    def fit(self, settings: AscentSettings, **options) -> FitTrace:
+        return mirror_ascend_likelihood([self.first, self.second], self.evaluate, self.unit_step, settings, **options)
+
+
+def scalar_maps(rates: Sequence[float]) -> np.ndarray:
+    """``A_r = λ_r I``: every coordinate's error shrinks by ``λ_r`` a unit step."""
+    return np.stack([rate * np.eye(4) for rate in rates])
+
+
+def squarem_reference(model: Contraction, max_steps: int, tol: float) -> dict:
+    """The documented iteration in plain numpy, with ``model``'s own map and objective, for restarts that do not
+    collapse: ``θ₁ = M(θ₀)``, ``θ₂ = M(θ₁)``, ``r = θ₁ − θ₀``, ``v = θ₂ − θ₁ − r``, ``a = min(max(1, ‖r‖/‖v‖),
+    a_max)``, ``θ' = θ₀ + 2ar + a²v``; a restart whose ``J(θ')`` is not finite steps from ``θ₂`` instead, and one
+    whose ``J(M(θ'))`` is below ``J(θ₀)`` (or NaN) ends at ``M(θ₂)``, while in that iteration the others take a
+    unit step more; ``a_max`` starts at 1 and is ×4 after an accepted, ÷4 (not below 1) after a refused step
+    taken at the cap. Stop once every restart rose by at most ``tol`` in an iteration, or trails the best such
+    one by more than its last rise times the iterations left; what is left of the budget: plain unit steps.
+    Returns the history, the points unit steps were taken from, the final θ, steps, converged and, per iteration,
+    (a, a_max, extrapolated point not finite, refused)."""
+    def objective(theta: np.ndarray) -> np.ndarray:
+        return model.objective(theta, -1)
+
+    theta = model.flat()
+    cap = np.ones(model.n)
+    here = objective(theta)
+    history, inputs, events = [], [], []
+    steps, converged = 0, False
+    while steps + 3 <= max_steps:
+        first = model.step(theta)
+        second = model.step(first)
+        inputs += [theta, first]
+        r, v = first - theta, second - 2 * first + theta
+        r_norm, v_norm = np.sqrt(np.square(r).sum(1)), np.sqrt(np.square(v).sum(1))
+        ratio = np.array([rn / vn if vn > 0 else (math.inf if rn > 0 else 0.0) for rn, vn in zip(r_norm, v_norm)])
+        a = np.minimum(np.maximum(ratio, 1.0), cap)
+        extrapolated = theta + 2 * a[:, None] * r + (a * a)[:, None] * v
+        not_finite = ~np.isfinite(objective(extrapolated))
+        extrapolated[not_finite] = second[not_finite]
+        inputs.append(extrapolated)
+        arrived = model.step(extrapolated)
+        with np.errstate(invalid="ignore"):
+            refused = not_finite | ~(objective(arrived) >= here)
+        if refused.any():
+            back = np.where(refused[:, None], second, arrived)
+            inputs.append(back)
+            arrived = model.step(back)
+        events.append((a, cap, not_finite, refused))
+        at_cap = a >= cap
+        cap = np.where(at_cap & ~refused, cap * 4, np.where(at_cap & refused, np.maximum(cap / 4, 1.0), cap))
+        theta, steps = arrived, steps + 3
+        here = objective(theta)
+        history.append(here)
+        if len(history) > 1:
+            rise = np.abs(history[-1] - history[-2])
+            settled = rise <= tol
+            if settled.any() and (settled | (here[settled].max() - here > rise * ((max_steps - steps) // 3))).all():
+                converged = True
+                break
+    while not converged and steps < max_steps:
+        inputs.append(theta)
+        theta, steps = model.step(theta), steps + 1
+        history.append(objective(theta))
+    return {"history": np.array(history), "inputs": inputs, "theta": theta, "steps": steps, "converged": converged,
+            "events": events}
+
+
+def random_contractions(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric maps with eigenvalues in [0, 0.995) (slow directions make SQUAREM stretch its steps), their
+    fixed points, and starts below them in every coordinate."""
+    rng = np.random.default_rng(seed)
+    maps = []
+    for _ in range(n):
+        q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+        maps.append(q @ np.diag(rng.uniform(0.0, 0.995, size=4)) @ q.T)
+    centres = rng.normal(size=(n, 4))
+    return np.stack(maps), centres, centres - np.abs(rng.normal(size=(n, 4))) * 2
+
+
+def test_mirror_ascent_takes_the_documented_squarem_steps_with_its_fallbacks_and_step_caps():
+    # J punishes passing the fixed point in the first coordinate and is −inf half a unit past it in the second,
+    # so stretched steps are refused for either reason; 29 unit steps: 9 iterations and 2 plain steps
+    maps, centres, start = random_contractions(280, 3)
+
+    def objective(theta: np.ndarray, call: int) -> np.ndarray:
+        value = -np.square(theta - centres).sum(1) - 4 * np.maximum(theta[:, 0] - centres[:, 0], 0)
+        return np.where(theta[:, 1] < centres[:, 1] + 0.5, value, -np.inf)
+
+    model = Contraction(maps, centres, start, objective)
+    expected = squarem_reference(Contraction(maps, centres, start, objective), 29, 0.0)
+    events = expected["events"]
+    # the scenario exercises every branch of the rule
+    assert sum(int(e[2].sum()) for e in events) >= 1 and sum(int((e[3] & ~e[2]).sum()) for e in events) >= 2
+    assert any((later[1] < earlier[1]).any() for earlier, later in zip(events, events[1:]))  # a cap shrank
+    assert any(((e[0] > 1) & (e[0] < e[1])).any() for e in events)  # a length between 1 and the cap
+    assert max(e[1].max() for e in events) >= 64
+    trace = model.fit(AscentSettings(n_restarts=3, max_steps=29, tol=0.0))
+    assert trace.steps == 29 and trace.converged is False and not expected["converged"]
+    assert len(model.stepped_from) == len(expected["inputs"])
+    for seen, wanted in zip(model.stepped_from, expected["inputs"]):
+        np.testing.assert_allclose(seen, wanted, rtol=1e-12, atol=1e-12)
+    assert trace.history.shape == (11, 3) and trace.history.dtype == torch.float64
+    np.testing.assert_allclose(trace.history.numpy(), expected["history"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.flat(), expected["theta"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(trace.objectives.numpy(), expected["history"][-1], rtol=1e-12, atol=1e-12)
+    assert trace.best_restart == int(np.argmax(expected["history"][-1])) and trace.collapses == ()
+
+
+def no_refusals(model: Contraction, max_steps: int) -> dict:
+    """The reference run of ``model``, checked to refuse no step (so a collapsed restart cannot change what the
+    others do) and not to converge."""
+    expected = squarem_reference(model, max_steps, 0.0)
+    assert not any(e[3].any() for e in expected["events"]) and not expected["converged"]
+    return expected
+
+
+def test_a_restart_whose_unit_step_collapses_is_dropped_and_frozen_where_that_step_began():
+    # restart 1's unit step k flags components 1 and 2 (and keeps flagging them); 8 unit steps: two iterations
+    # (steps 1-3 and 4-6, the third of each from the extrapolated point) and two plain steps (7, 8)
+    maps, centres, start = random_contractions(3, 3)
+    expected = no_refusals(Contraction(maps, centres, start), 8)
+    describe = ("the points it explains have variance below min_variance = 0.25 along some direction, so shrinking "
+                "onto them raises the likelihood without bound")
+    for k in (1, 2, 3, 4, 6, 7, 8):
+        def collapse(call: int, k: int = k) -> np.ndarray:
+            mask = np.zeros((3, 3), dtype=bool)
+            mask[1, 1:] = call >= k
+            return mask
+
+        model = Contraction(maps, centres, start, collapse=collapse)
+        trace = model.fit(AscentSettings(n_restarts=3, max_steps=8, tol=0.0, min_variance=0.25))
+        assert trace.collapses == (Collapse(1, 1, k, describe),), k
+        caught = model.stepped_from[k - 1][1]  # where restart 1's k-th unit step began
+        np.testing.assert_allclose(caught, expected["inputs"][k - 1][1], rtol=1e-12, atol=1e-12)
+        for j, seen in enumerate(model.stepped_from):
+            np.testing.assert_allclose(seen[[0, 2]], expected["inputs"][j][[0, 2]], rtol=1e-12, atol=1e-12)
+            if j >= k - 1:
+                assert np.array_equal(seen[1], caught), (k, j)
+        assert len(model.stepped_from) == 8
+        # every evaluation after the drop, the extrapolated points' too, sees it where it was caught
+        # (k evaluations come before the k-th unit step: one at the start and one after each step)
+        assert all(np.array_equal(theta[1], caught) for theta in model.evaluated[k:]), k
+        np.testing.assert_allclose(model.flat()[[0, 2]], expected["theta"][[0, 2]], rtol=1e-12, atol=1e-12)
+        assert np.array_equal(model.flat()[1], caught)
+        assert trace.objectives[1].item() == -math.inf and trace.steps == 8 and trace.converged is False
+        np.testing.assert_allclose(trace.objectives.numpy()[[0, 2]], expected["history"][-1][[0, 2]], rtol=1e-12)
+        assert trace.best_restart == [0, 2][int(np.argmax(expected["history"][-1][[0, 2]]))]
+
+
+def halving(n_restarts: int, objective: Callable[[np.ndarray, int], np.ndarray] | None = None,
+            collapse: Callable[[int], np.ndarray] | None = None) -> Contraction:
+    """Every restart's unit step halves the distance to 1 in each of its 4 coordinates, from 0: after ``n`` unit
+    steps every coordinate is ``1 − 2⁻ⁿ`` and ``J = −4·4⁻ⁿ``; ``‖r‖/‖v‖ = 2``, so a length of 2 lands on 1."""
+    return Contraction(scalar_maps([0.5] * n_restarts), np.ones((n_restarts, 4)), np.zeros((n_restarts, 4)),
+                       objective, collapse)
+
+
+def test_a_refused_step_falls_back_to_the_second_unit_step_and_the_others_take_a_fourth():
+    # Restart 0's J is −100 at 1 − 2⁻³, where its first iteration ends (a = 1: θ' = θ₂, M(θ') = θ₃): below J(θ₀),
+    # so it is refused and restart 0 takes M(θ₂) = θ₃ (not checked again), while restart 1 takes a fourth unit
+    # step. Restart 0's cap stays at 1 (÷4, not below 1), restart 1's grows to 4.
+    def objective(theta: np.ndarray, call: int) -> np.ndarray:
+        value = -np.square(theta - 1).sum(1)
+        value[0] = -100.0 if theta[0, 0] == 1 - 2.0 ** -3 else value[0]
+        return value
+
+    model = halving(2, objective)
+    trace = model.fit(AscentSettings(n_restarts=2, max_steps=6, tol=0.0))
+    points = [1 - 2.0 ** -n for n in range(7)]
+    # iteration 1: θ₀, θ₁, θ' = θ₂, then (restart 0 back at θ₂, restart 1 at θ₃); iteration 2 of restart 0 from
+    # θ₃ with a = 1 again: θ₃, θ₄, θ' = θ₅; restart 1 from θ₄ with a = 2: θ₄, θ₅, θ' = 1
+    assert [s[:, 0].tolist() for s in model.stepped_from] == [
+        [points[0]] * 2, [points[1]] * 2, [points[2]] * 2, [points[2], points[3]],
+        [points[3], points[4]], [points[4], points[5]], [points[5], 1.0]]
+    assert trace.history.tolist() == [[-100.0, -4 * 4.0 ** -4], [-4 * 4.0 ** -6, 0.0]]
+    assert trace.steps == 6 and trace.best_restart == 1 and trace.converged is False
+
+
+def test_a_refusal_at_a_longer_cap_divides_it_by_step_growth():
+    # One restart, every coordinate's error shrinking by λ = 63/64 a unit step: ‖r‖/‖v‖ = 1/(1 − λ) = 64 and a
+    # stretched step of length a multiplies the error by λ(1 − a/64)² (all dyadic: exact). Caps 1, 4, 16: the
+    # third iteration's step (a = 16) is refused by a J of −100 where it arrives, so it ends at M(θ₂) and the
+    # fourth iteration's cap is 16/4 = 4.
+    assert STEP_GROWTH == 4.0
+    rate = 63 / 64
+    error = [-1.0]  # error after each iteration
+    error.append(rate**3 * error[-1])  # a = 1: θ' = θ₂
+    error.append(rate * (1 - 4 / 64) ** 2 * error[-1])
+    refused = 1 + rate * (1 - 16 / 64) ** 2 * error[-1]
+    error.append(rate**3 * error[-1])  # the fallback
+    error.append(rate * (1 - 4 / 64) ** 2 * error[-1])
+
+    def objective(theta: np.ndarray, call: int) -> np.ndarray:
+        return np.where(theta[:, 0] == refused, -100.0, -np.square(theta - 1).sum(1))
+
+    model = Contraction(scalar_maps([rate]), np.ones((1, 4)), np.zeros((1, 4)), objective)
+    trace = model.fit(AscentSettings(n_restarts=1, max_steps=12, tol=0.0))
+    starts = [1 + e for e in error]
+    np.testing.assert_allclose([float(s[0, 0]) for s in model.stepped_from], [
+        starts[0], 1 + rate * error[0], 1 + rate**2 * error[0],
+        starts[1], 1 + rate * error[1], 1 + (1 - 4 / 64) ** 2 * error[1],
+        starts[2], 1 + rate * error[2], 1 + (1 - 16 / 64) ** 2 * error[2], 1 + rate**2 * error[2],
+        starts[3], 1 + rate * error[3], 1 + (1 - 4 / 64) ** 2 * error[3]], rtol=1e-14, atol=0)
+    assert float(model.flat()[0, 0]) == pytest.approx(starts[4], rel=1e-14)
+    np.testing.assert_allclose(trace.history[:, 0].numpy(), [-4 * e * e for e in error[1:]], rtol=1e-13, atol=0)
+
+
+def test_a_collapse_in_the_fallbacks_unit_step_is_dated_to_the_iterations_third_step():
+    # as above, restart 0 is refused in the first iteration; restart 1's fourth unit step (the fallback's, from
+    # θ₃) flags component 2: it is caught at step 3 and stays at θ₃
+    def objective(theta: np.ndarray, call: int) -> np.ndarray:
+        value = -np.square(theta - 1).sum(1)
+        value[0] = -100.0 if theta[0, 0] == 1 - 2.0 ** -3 else value[0]
+        return value
+
+    def collapse(call: int) -> np.ndarray:
+        return np.array([[False, False, False], [False, False, call >= 4]])
+
+    model = halving(2, objective, collapse)
+    trace = model.fit(AscentSettings(n_restarts=2, max_steps=6, tol=0.0, min_variance=1e-3))
+    assert [(c.restart, c.component, c.step) for c in trace.collapses] == [(1, 2, 3)]
+    assert [s[1, 0] for s in model.stepped_from[3:]] == [1 - 2.0 ** -3] * 4
+    assert trace.objectives.tolist() == [-4 * 4.0 ** -6, -math.inf] and trace.best_restart == 0
+
+
+def test_an_unchanged_objective_is_not_a_fall():
+    # J is flat: the stretched step's J equals J(θ₀), which is accepted, so the cap grows and the second
+    # iteration's length 2 lands on the fixed point; no fallback step is taken. Flat means settled: the fit
+    # stops after two iterations (the rise test needs two).
+    model = halving(1, lambda theta, call: np.zeros(1))
+    trace = model.fit(AscentSettings(n_restarts=1, max_steps=30, tol=0.0))
+    assert [s[0, 0] for s in model.stepped_from] == [0.0, 0.5, 0.75, 0.875, 0.9375, 1.0]
+    assert trace.converged is True and trace.steps == 6 and trace.history.tolist() == [[0.0], [0.0]]
+    # at the fixed point r = v = 0: a length of 1 takes it nowhere, and nothing is refused
+    model = Contraction(scalar_maps([0.5, 0.25]), np.ones((2, 4)), np.ones((2, 4)))
+    trace = model.fit(AscentSettings(n_restarts=2, max_steps=30, tol=0.0))
+    assert len(model.stepped_from) == 6 and all(np.array_equal(s, np.ones((2, 4))) for s in model.stepped_from)
+    assert trace.converged is True and trace.steps == 6 and trace.objectives.tolist() == [0.0, 0.0]
+
+
+def test_the_step_cap_grows_by_step_growth_after_every_accepted_step_at_the_cap():
+    # From 0 the unit step moves θ by +1 twice (r = 1, v = 0: ‖r‖/‖v‖ is unbounded), and from anywhere else
+    # back to 0; J rises with every evaluation. So every iteration starts at 0, its length is its cap,
+    # 4^(k−1) in iteration k, and its stretched point is 2·4^(k−1). After 64 iterations the cap is 2^128, beyond
+    # float32's range: the cap is kept in the objective's dtype (float64), whatever the posteriors' dtype (here
+    # an opaque float32 token).
+    theta = torch.zeros(1, 1, dtype=torch.float64)
+    seen: list[float] = []
+    calls = {"n": 0}
+
+    def evaluate() -> tuple[Tensor, Tensor]:
+        calls["n"] += 1
+        return torch.tensor([float(calls["n"])], dtype=torch.float64), torch.zeros(1, dtype=torch.float32)
+
+    def unit_step(posteriors: Tensor) -> tuple[list[Tensor], Tensor]:
+        seen.append(float(theta))
+        return [theta + 1 if float(theta) < 1.5 else torch.zeros_like(theta)], torch.zeros(1, 1, dtype=torch.bool)
+
+    iterations = 66
+    trace = mirror_ascend_likelihood([theta], evaluate, unit_step,
+                                     AscentSettings(n_restarts=1, max_steps=3 * iterations, tol=0.0))
+    expected = [x for k in range(1, iterations + 1) for x in (0.0, 1.0, 2 * 4.0 ** (k - 1))]
+    assert 4.0 ** 64 == 2.0**128 > float(torch.finfo(torch.float32).max)
+    assert seen == expected and trace.steps == 3 * iterations and float(theta) == 0.0
+    assert trace.history[:, 0].tolist() == [float(3 * k + 1) for k in range(1, iterations + 1)]
+
+
+def test_a_precision_trace_beyond_one_over_min_variance_after_an_iteration_drops_the_restart():
+    # after the second iteration (step 6) restart 2's component 0 has tr Σ⁻¹ = 6 > 1/min_variance = 4;
+    # restart 0 sits exactly at 4 and restart 1 at min_variance itself: neither collapses
+    calls = {"n": 0}
+
+    def traces() -> Tensor:
+        calls["n"] += 1
+        late = calls["n"] >= 2
+        return torch.tensor([[4.0, 1.0], [0.25, 0.25], [6.0 if late else 1.0, 7.0 if late else 1.0]],
+                            dtype=torch.float64)
+
+    maps, centres, start = random_contractions(3, 3)
+    expected = no_refusals(Contraction(maps, centres, start), 12)
+    model = Contraction(maps, centres, start)
+    trace = model.fit(AscentSettings(n_restarts=3, max_steps=12, tol=0.0, min_variance=0.25),
+                      precision_traces=traces)
+    assert trace.collapses == (Collapse(2, 0, 6, "tr Σ⁻¹ = 6 > 1/min_variance = 4 in standardized units"),)
+    caught = model.stepped_from[6][2]  # where the third iteration began
+    np.testing.assert_allclose(caught, expected["inputs"][6][2], rtol=1e-12, atol=1e-12)
+    assert all(np.array_equal(s[2], caught) for s in model.stepped_from[6:]) and len(model.stepped_from) == 12
+    assert np.array_equal(model.flat()[2], caught) and trace.objectives[2].item() == -math.inf
+    np.testing.assert_allclose(model.flat()[:2], expected["theta"][:2], rtol=1e-12, atol=1e-12)
+    assert calls["n"] == 4 and trace.steps == 12
+
+
+def test_mirror_ascent_collapse_errors_name_the_unit_the_restart_and_the_step():
+    def collapse(call: int) -> np.ndarray:
+        return np.array([[False, False], [False, call >= 2]])
+
+    with pytest.raises(CovarianceCollapseError) as caught:
+        halving(2, collapse=collapse).fit(AscentSettings(n_restarts=2, max_steps=6, min_variance=0.5,
+                                                         on_collapse="raise"))
+    assert str(caught.value) == (
+        "collapse in restart 1: the covariance of component 1 collapsed at step 2 (the points it explains have "
+        "variance below min_variance = 0.5 along some direction, so shrinking onto them raises the likelihood "
+        "without bound); the likelihood is unbounded there. Use fewer components, more data, "
+        "covariance_type='diag', or more restarts")
+    with pytest.raises(CovarianceCollapseError, match="every restart collapsed; the first was restart 0: the "
+                                                      "covariance of state 1 collapsed at step 3") as caught:
+        model = halving(1, collapse=lambda call: np.array([[False, call >= 3]]))
+        model.fit(AscentSettings(n_restarts=1, max_steps=6, min_variance=0.5), unit="state")
+    assert (caught.value.restart, caught.value.component, caught.value.step) == (0, 1, 3)
+
+
+def test_a_non_finite_objective_after_an_iteration_names_the_first_live_restart():
+    # restart 0 is dropped at step 1 and its J is then NaN; from the second iteration's stretched point on
+    # (evaluation 5) restarts 1 and 2 have NaN and −inf: refused, their fallback is no better, so the fit stops
+    # after step 6 naming restart 1, never the dropped restart 0
+    def objective(theta: np.ndarray, call: int) -> np.ndarray:
+        return np.array([math.nan if call >= 2 else 0.0, math.nan if call >= 5 else -1.0,
+                         -math.inf if call >= 5 else -1.0])
+
+    def collapse(call: int) -> np.ndarray:
+        return np.array([[call >= 1], [False], [False]])
+
+    with pytest.raises(FloatingPointError) as caught:
+        halving(3, objective, collapse).fit(AscentSettings(n_restarts=3, max_steps=30, tol=0.0, min_variance=1e-3))
+    assert str(caught.value) == "the log-likelihood of restart 1 became nan at step 6"
+    with pytest.raises(FloatingPointError, match="^the log-likelihood of restart 2 became -inf at step 6$"):
+        halving(3, lambda theta, call: np.array([0.0, 0.0, -math.inf if call >= 5 else 0.0])).fit(
+            AscentSettings(n_restarts=3, max_steps=30, tol=0.0))
+
+
+def rising_trailer(gap: float) -> Callable[[np.ndarray, int], np.ndarray]:
+    """Restart 0 settled at 0; restart 1 at ``−gap + i/64`` after iteration ``i`` (three evaluations an
+    iteration: θ₁, θ', the arrival), so it never falls and rises by 1/64 an iteration."""
+    return lambda theta, call: np.array([0.0, -gap + (call // 3) / 64])
+
+
+def test_a_trailer_is_given_up_by_iterations_left_in_whole_iterations():
+    # max_steps 32: after iteration 2 (step 6) there are 26 steps left, 8 whole iterations (the 2 steps of the
+    # ninth are plain unit steps). Restart 1 trails by 8.5/64 and rises 1/64 an iteration: it could close 8/64,
+    # not 8.5/64, so it is given up at once.
+    trace = halving(2, rising_trailer(10.5 / 64)).fit(AscentSettings(n_restarts=2, max_steps=32, tol=0.0))
+    assert trace.converged is True and trace.steps == 6 and trace.best_restart == 0
+    assert trace.history.tolist() == [[0.0, -9.5 / 64], [0.0, -8.5 / 64]]
+
+
+def test_a_trailer_that_can_catch_up_in_the_iterations_left_is_waited_for_whatever_the_window():
+    # trailing by 7/64 after iteration 2 with 8 iterations left, then by 6/64 with 7 left, ...: never beyond
+    # reach, so the fit runs 10 iterations and ends with 2 plain unit steps (evaluations 31, 32). The window
+    # is one iteration whatever the settings say.
+    trace = halving(2, rising_trailer(9 / 64)).fit(AscentSettings(n_restarts=2, max_steps=32, tol=0.0, window=5))
+    assert trace.converged is False and trace.steps == 32
+    assert trace.history[:, 1].tolist() == [(-9 + i) / 64 for i in range(1, 11)] + [1 / 64, 1 / 64]
+    assert trace.history[:, 0].tolist() == [0.0] * 12 and trace.objectives.tolist() == [0.0, 1 / 64]
+    assert trace.best_restart == 1
