@@ -133,7 +133,8 @@ def result(target: MutationTarget, folder: Path, equivalents: set[str]) -> Targe
         statuses.update({name: status_of(code) for name, code in exit_codes.items()})
     statuses = {name: status for name, status in statuses.items() if target.counts(name)}
     equivalent = {name for name in statuses if name in equivalents}
-    killed = sum(status in KILLED for status in statuses.values())
+    # a recorded equivalent counts once, as equivalent, even where an unverified timeout or crash "killed" it
+    killed = sum(status in KILLED for name, status in statuses.items() if name not in equivalent)
     not_checked = sum(status == "not checked" for status in statuses.values())
     surviving = tuple(sorted(name for name, status in statuses.items()
                              if status not in KILLED | {"not checked"} and name not in equivalent))
