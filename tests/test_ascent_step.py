@@ -8,7 +8,7 @@ measures the update when asked; and counts the step in ``steps`` and ``last_stat
 
 Independent truth: torch.optim.SGD and Adam with ``maximize=True`` (and torch.nn.utils.clip_grad_norm_ on
 a copy, for clipping); norms recomputed here with math.fsum on Python floats; gradients of a size whose
-norm is known by hand (entries of 1e20 overflow float32's sum of squares, entries of 1e200 float64's);
+norm is known by hand (entries of 2⁶⁶ ≈ 7.4e19 overflow float32's sum of squares, entries of 1e200 float64's);
 random draws of the escape strategies from a ``torch.Generator`` seeded as the strategy is, with the
 documented schedule applied here on floats.
 
