@@ -41,13 +41,7 @@ from ascentrl.applications.fitting import (
 BETA1, BETA2, EPS = 0.9, 0.99, 1e-8  # the NAdam the fit documents (Ascent's default eps)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: a second thread costs more than it saves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 class Scripted:

@@ -23,12 +23,7 @@ MEANS = np.array([[0.0, 0.0], [4.0, 0.5], [1.0, 4.0]])
 COVARIANCES = np.array([[[1.0, 0.6], [0.6, 1.0]], [[0.5, 0.0], [0.0, 0.8]], [[1.5, -0.4], [-0.4, 0.4]]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def scipy_log_likelihoods(x: np.ndarray, weights, means, covariances) -> np.ndarray:
